@@ -1,0 +1,42 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { LogLevel } from '../core/log.js';
+
+/** Everything the process reads from its environment, in one place. */
+export interface Config {
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  dbPath: string;
+  readOnly: boolean;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+}
+
+export class UsageError extends Error {}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export function parsePort(value: string, source: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65_535)) throw new UsageError(`${source} must be a port number from 0 to 65535, got '${value}'`);
+  return port;
+}
+
+function flag(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Config {
+  const logLevel = (env.DISPERSL_LOG_LEVEL ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`DISPERSL_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    apiKey: env.DISPERSL_API_KEY?.trim() || undefined,
+    baseUrl: env.DISPERSL_BASE_URL?.trim() || undefined,
+    dbPath: env.DISPERSL_DB?.trim() || join(homedir(), '.dispersl', 'dispersl.db'),
+    readOnly: flag(env.DISPERSL_READ_ONLY),
+    host: env.DISPERSL_HOST?.trim() || '127.0.0.1',
+    port: env.DISPERSL_PORT ? parsePort(env.DISPERSL_PORT.trim(), 'DISPERSL_PORT') : 8787,
+    logLevel,
+  };
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createLogger } from '../core/log.js';
+import { PLANS, type Plan } from '../core/model.js';
+import { type Config, UsageError, configFromEnv, parsePort } from './config.js';
+import { VERSION } from './version.js';
+
+const HELP = `dispersl-mcp ${VERSION}: API keys for Dispersl, over MCP (stdio, Streamable HTTP) and a REST API
+
+Usage:
+  dispersl-mcp [stdio] [--read-only]     MCP over stdio; the caller is DISPERSL_API_KEY (default)
+  dispersl-mcp serve [--host H] [--port P] [--read-only]
+                                         REST API (/v1) and MCP over HTTP (/mcp, /ot/<key>)
+  dispersl-mcp init [--org NAME] [--plan free|pro|enterprise]
+                    [--requests-per-hour N] [--max-concurrency N]
+                                         create an organization and its first admin key
+
+Options:
+  --read-only        hide and refuse the write tools (also DISPERSL_READ_ONLY=1)
+  -h, --help         show this help
+  -v, --version      show the version
+
+Environment:
+  DISPERSL_API_KEY   the caller's key (stdio)
+  DISPERSL_BASE_URL  remote mode: call this REST API (e.g. http://127.0.0.1:8787/v1) instead of a local database
+  DISPERSL_DB        database file (default ~/.dispersl/dispersl.db)
+  DISPERSL_HOST, DISPERSL_PORT   serve's bind address (default 127.0.0.1:8787)
+  DISPERSL_LOG_LEVEL debug | info | warn | error | silent (logs go to stderr)
+`;
+
+const COMMANDS = ['stdio', 'serve', 'init'] as const;
+type Command = (typeof COMMANDS)[number];
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,12}$/.test(value) || Number(value) < 1) throw new UsageError(`${name} must be a whole number of at least 1, got '${value}'`);
+  return Number(value);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  const command: Command = first !== undefined && !first.startsWith('-') ? (first as Command) : 'stdio';
+  const args = first === command ? argv.slice(1) : argv;
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${first}'`);
+
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      ...(command !== 'init' && { 'read-only': { type: 'boolean' } }),
+      ...(command === 'serve' && { host: { type: 'string' }, port: { type: 'string' } }),
+      ...(command === 'init' && {
+        org: { type: 'string' },
+        plan: { type: 'string' },
+        'requests-per-hour': { type: 'string' },
+        'max-concurrency': { type: 'string' },
+      }),
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+
+  const config: Config = configFromEnv(process.env);
+  if (values['read-only']) config.readOnly = true;
+  const logger = createLogger(config.logLevel);
+
+  switch (command) {
+    case 'stdio': {
+      const { runStdio } = await import('./stdio.js');
+      await runStdio(config, logger);
+      return -1;
+    }
+    case 'serve': {
+      if (typeof values.host === 'string') config.host = values.host;
+      if (typeof values.port === 'string') config.port = parsePort(values.port, '--port');
+      const { runServe } = await import('./serve.js');
+      await runServe(config, logger);
+      return -1;
+    }
+    case 'init': {
+      const plan = (values.plan ?? 'free') as Plan;
+      if (!PLANS.includes(plan)) throw new UsageError(`--plan must be one of ${PLANS.join(', ')}, got '${String(values.plan)}'`);
+      const requestsPerHour = positiveInt(values['requests-per-hour'] as string | undefined, '--requests-per-hour');
+      const maxConcurrency = positiveInt(values['max-concurrency'] as string | undefined, '--max-concurrency');
+      if ((requestsPerHour !== undefined || maxConcurrency !== undefined) && plan !== 'enterprise') {
+        throw new UsageError('--requests-per-hour and --max-concurrency set custom limits, which only the enterprise plan has (add --plan enterprise)');
+      }
+      const org = typeof values.org === 'string' ? values.org.trim() : 'My organization';
+      if (org.length < 1 || org.length > 100) throw new UsageError('--org must be 1 to 100 characters');
+      const { runInit } = await import('./init.js');
+      runInit(config, { org, plan, requestsPerHour, maxConcurrency }, process.env.DISPERSL_DB !== undefined, (text) => process.stdout.write(text));
+      return 0;
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return `the database file is not a valid dispersl database (${err.message})`;
+    if (code === 'SQLITE_CANTOPEN' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `cannot open the database: ${err.message}`;
+    if (code === 'EADDRINUSE') return `the address is already in use: ${err.message}`;
+    return err.message;
+  }
+  return String(err);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const usage = err instanceof UsageError || (err as NodeJS.ErrnoException)?.code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`dispersl-mcp: ${describe(err)}${usage ? " (see 'dispersl-mcp --help')" : ''}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

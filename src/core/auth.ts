@@ -1,0 +1,208 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { DisperslError, asDisperslError } from './errors.js';
+import { decideCharge, keyLimits, peekWindow, retryAfterSeconds, type Window } from './limits.js';
+import type { KeyRecord, Organization } from './model.js';
+import type { KeyLookup, KeyStore } from './store.js';
+import { hashToken, parseToken } from './tokens.js';
+
+export type Clock = () => number;
+
+/** What a request presents: the token, where it comes from, and optionally the organization it expects. */
+export interface Credential {
+  token: string | undefined;
+  ip: string;
+  organizationId?: string | undefined;
+}
+
+export interface Caller {
+  key: KeyRecord;
+  org: Organization;
+  /** The quota window that binds this key, after this request's charge. */
+  window: Window;
+  concurrency: { limit: number; in_flight: number };
+}
+
+/** An admitted, charged request. `release` frees its concurrency slot; calling it twice is harmless. */
+export interface Admission {
+  caller: Caller;
+  release(): void;
+}
+
+/** The address a stdio caller is treated as coming from: this machine. */
+export const LOCAL_IP = '127.0.0.1';
+
+interface Pending {
+  hash: string;
+  credential: Credential;
+  resolve(admission: Admission): void;
+  reject(error: DisperslError): void;
+}
+
+function normalizeIp(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return mapped ? mapped[1]! : ip;
+}
+
+/**
+ * The one way into the service: credential -> caller, or a typed error, in the contract's order
+ * (missing, malformed, unknown, revoked, disabled, expired, organization, IP), then the limits.
+ *
+ * Charges are group-committed: the requests that arrive within one turn of the event loop are
+ * checked and counted in a single write transaction, and each is answered only after that commit.
+ * The count stays exact and shared across processes (every decision reads the persisted counter
+ * inside the write lock) while the commit cost is spread over the batch.
+ */
+export class Gate {
+  private queue: Pending[] = [];
+  private readonly inFlight = new Map<string, number>();
+  private readonly allowLists = new Map<string, BlockList>();
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly clock: Clock = Date.now,
+  ) {}
+
+  /** Authenticate and charge one request. */
+  admit(credential: Credential): Promise<Admission> {
+    let hash: string;
+    try {
+      hash = this.hashOf(credential.token);
+    } catch (err) {
+      return Promise.reject(asDisperslError(err));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ hash, credential, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Authenticate without charging (MCP initialize, tools/list): the caller, or the error a charged call would get. */
+  peek(credential: Credential): Caller {
+    const lookup = this.store.findByHash(this.hashOf(credential.token));
+    const now = this.clock();
+    this.check(lookup, credential, now);
+    const { key, org, usage } = lookup!;
+    const limits = keyLimits(org, key.environment);
+    return {
+      key,
+      org,
+      window: peekWindow(limits.requests_per_hour, key.rate_limit, usage, now),
+      concurrency: { limit: limits.max_concurrency, in_flight: this.inFlight.get(key.id) ?? 0 },
+    };
+  }
+
+  private hashOf(token: string | undefined): string {
+    if (token === undefined || token === '') throw new DisperslError('MISSING_API_KEY');
+    if (parseToken(token) === undefined) throw new DisperslError('INVALID_API_KEY');
+    return hashToken(token);
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    const now = this.clock();
+    const outcomes: Array<Admission | DisperslError> = [];
+    try {
+      this.store.transaction(() => {
+        for (const pending of batch) outcomes.push(this.charge(pending, now));
+      });
+    } catch (err) {
+      // The transaction rolled back: nothing was counted, so no slot may stay taken either.
+      for (const outcome of outcomes) if (!(outcome instanceof DisperslError)) outcome.release();
+      const error = asDisperslError(err);
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof DisperslError) pending.reject(outcome);
+      else pending.resolve(outcome);
+    });
+  }
+
+  private charge(pending: Pending, now: number): Admission | DisperslError {
+    try {
+      const lookup = this.store.findByHash(pending.hash);
+      this.check(lookup, pending.credential, now);
+      const { key, org, usage } = lookup!;
+      const limits = keyLimits(org, key.environment);
+      const decision = decideCharge(limits.requests_per_hour, key.rate_limit, usage, now);
+      if (decision.kind === 'deny') {
+        return new DisperslError('RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', {
+          limit: decision.window.limit,
+          remaining: 0,
+          reset_at: new Date(decision.window.reset_at).toISOString(),
+          retry_after: retryAfterSeconds(decision.retry_after_ms),
+        });
+      }
+      const inFlight = this.inFlight.get(key.id) ?? 0;
+      if (inFlight >= limits.max_concurrency) {
+        return new DisperslError('CONCURRENCY_LIMIT_EXCEEDED', undefined, {
+          limit: limits.max_concurrency,
+          in_flight: inFlight,
+          remaining: decision.window.remaining + 1,
+          reset_at: new Date(decision.window.reset_at).toISOString(),
+          retry_after: 1,
+        });
+      }
+      this.store.saveUsage(key.id, decision.usage, now);
+      this.inFlight.set(key.id, inFlight + 1);
+      return {
+        caller: { key: { ...key, last_used_at: now }, org, window: decision.window, concurrency: { limit: limits.max_concurrency, in_flight: inFlight + 1 } },
+        release: this.releaser(key.id),
+      };
+    } catch (err) {
+      return asDisperslError(err);
+    }
+  }
+
+  private releaser(keyId: string): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(keyId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(keyId, left);
+      else this.inFlight.delete(keyId);
+    };
+  }
+
+  private check(lookup: KeyLookup | undefined, credential: Credential, now: number): asserts lookup is KeyLookup {
+    if (!lookup) throw new DisperslError('INVALID_API_KEY');
+    const { key } = lookup;
+    if (key.revoked_at !== null) throw new DisperslError('REVOKED_API_KEY');
+    if (!key.enabled) throw new DisperslError('DISABLED_API_KEY');
+    if (key.expires_at !== null && key.expires_at <= now) {
+      throw new DisperslError('EXPIRED_API_KEY', 'The API key has expired', { expired_at: new Date(key.expires_at).toISOString() });
+    }
+    if (credential.organizationId !== undefined && credential.organizationId !== key.org_id) {
+      throw new DisperslError('ORGANIZATION_FORBIDDEN');
+    }
+    if (key.allowed_ips.length > 0 && !this.ipAllowed(key.allowed_ips, credential.ip)) {
+      throw new DisperslError('IP_NOT_ALLOWED', undefined, { ip: normalizeIp(credential.ip) });
+    }
+  }
+
+  private ipAllowed(entries: string[], ip: string): boolean {
+    const address = normalizeIp(ip);
+    const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+    return family !== undefined && this.allowListOf(entries).check(address, family);
+  }
+
+  private allowListOf(entries: string[]): BlockList {
+    const cacheKey = entries.join(',');
+    let list = this.allowLists.get(cacheKey);
+    if (!list) {
+      list = new BlockList();
+      for (const entry of entries) {
+        const [address, bits] = entry.split('/') as [string, string | undefined];
+        const family = isIPv4(address) ? 'ipv4' : 'ipv6';
+        if (bits === undefined) list.addAddress(address, family);
+        else list.addSubnet(address, Number(bits), family);
+      }
+      if (this.allowLists.size > 10_000) this.allowLists.clear();
+      this.allowLists.set(cacheKey, list);
+    }
+    return list;
+  }
+}

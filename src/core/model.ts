@@ -1,0 +1,76 @@
+import type { Environment } from './tokens.js';
+
+export type { Environment };
+export type Plan = 'free' | 'pro' | 'enterprise';
+export const PLANS: readonly Plan[] = ['free', 'pro', 'enterprise'];
+
+export interface Organization {
+  id: string;
+  name: string;
+  plan: Plan;
+  /** Enterprise only: custom limits; null means the enterprise default. */
+  requests_per_hour: number | null;
+  max_concurrency: number | null;
+  created_at: number;
+}
+
+export interface RateLimit {
+  max: number;
+  window_ms: number;
+}
+
+/** A key as stored: times are epoch milliseconds; the token itself is never kept, only its hash. */
+export interface KeyRecord {
+  id: string;
+  org_id: string;
+  hash: string;
+  start: string;
+  name: string;
+  environment: Environment;
+  permissions: string[];
+  allowed_ips: string[];
+  expires_at: number | null;
+  enabled: boolean;
+  revoked_at: number | null;
+  rate_limit: RateLimit | null;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+  created_by: string | null;
+  rotated_from: string | null;
+  rotated_to: string | null;
+}
+
+/** Request counters of one key, as persisted: a fixed hourly window and the key's own window. */
+export interface Usage {
+  hour_window: number;
+  hour_count: number;
+  own_window: number;
+  own_count: number;
+}
+
+export const EMPTY_USAGE: Usage = { hour_window: 0, hour_count: 0, own_window: 0, own_count: 0 };
+
+export type AuditAction = 'created' | 'revoked' | 'rotated' | 'updated';
+
+export interface AuditEvent {
+  org_id: string;
+  key_id: string;
+  actor_key_id: string | null;
+  action: AuditAction;
+  details: Record<string, unknown>;
+  at: number;
+}
+
+export const PERMISSIONS = { read: 'keys:read', write: 'keys:write', admin: 'admin' } as const;
+
+export function hasPermission(granted: readonly string[], required: string): boolean {
+  if (granted.includes(PERMISSIONS.admin)) return true;
+  return granted.includes(required);
+}
+
+/** A caller may grant, or act on a key holding, only permissions it holds itself; admin may grant any. */
+export function canGrant(granted: readonly string[], requested: readonly string[]): string[] {
+  if (granted.includes(PERMISSIONS.admin)) return [];
+  return requested.filter((p) => !granted.includes(p));
+}

@@ -1,0 +1,189 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Every schema of the public contract, declared once: MCP tools, REST routes and OpenAPI all use these. */
+
+const CONTROL_CHARS = /[\p{Cc}\p{Cs}]/u;
+const PERMISSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:*/-]*$/;
+
+export const MAX_GRACE_SECONDS = 604_800;
+export const DEFAULT_GRACE_SECONDS = 3_600;
+
+export function isIpOrCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+export const KeyId = z
+  .string()
+  .max(64)
+  .regex(/^key_[0-9A-Za-z]+$/, 'must be a key id like key_…')
+  .describe('The key id (key_…) as shown by list_keys; never the secret token.');
+
+export const KeyName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')
+  .describe('A human name for the key, e.g. "CI (GitHub Actions)". 1–100 characters.');
+
+export const EnvironmentSchema = z
+  .enum(['live', 'test'])
+  .describe('live keys (pk_live_) for production; test keys (pk_test_) for development and CI, with lower limits.');
+
+export const Permission = z
+  .string()
+  .min(1)
+  .max(64, 'must be at most 64 characters')
+  .regex(PERMISSION_PATTERN, 'must be letters, digits and . _ : * / -');
+
+export const Permissions = z
+  .array(Permission)
+  .min(1, 'must name at least one permission')
+  .max(50, 'must be at most 50 permissions')
+  .refine((list) => new Set(list).size === list.length, 'must not repeat a permission')
+  .describe(
+    'Permissions of the new key. This service checks keys:read (list, get), keys:write (generate, revoke, rotate, update) and admin (everything). Other strings are stored and returned. You can grant only permissions your own key holds.',
+  );
+
+export const AllowedIps = z
+  .array(z.string().max(64).refine(isIpOrCidr, 'must be an IPv4/IPv6 address or CIDR range'))
+  .max(100, 'must be at most 100 entries')
+  .describe('IPs or CIDR ranges (v4 or v6) the key may be used from, e.g. ["203.0.113.7", "10.0.0.0/8"]. Empty or absent: any IP.');
+
+export const IsoDateTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-31T23:59:59Z' });
+
+export const RateLimitSchema = z
+  .object({
+    max: z.number().int().min(1).max(1_000_000_000).describe('Requests allowed per window.'),
+    window_ms: z.number().int().min(1_000).max(86_400_000).describe('Window length in milliseconds (1 s to 24 h).'),
+  })
+  .strict()
+  .describe("The key's own rate limit, applied on top of the plan's hourly quota.");
+
+export const ListKeysInput = z
+  .object({
+    limit: z.number().int().min(1).max(100).default(20).describe('How many keys to return (1–100, default 20).'),
+    cursor: z.string().max(200).optional().describe('The next_cursor of a previous page, to fetch the page after it.'),
+    include_revoked: z.boolean().default(false).describe('Also list revoked keys (default false).'),
+  })
+  .strict();
+
+export const GetKeyInput = z.object({ id: KeyId }).strict();
+
+export const GenerateKeyInput = z
+  .object({
+    name: KeyName,
+    environment: EnvironmentSchema.optional().describe("live or test; defaults to the calling key's environment."),
+    permissions: Permissions.optional().describe(
+      "Permissions of the new key; defaults to the calling key's own. keys:read lists and reads keys, keys:write also creates and changes them, admin does everything. Only permissions your key holds can be granted.",
+    ),
+    allowed_ips: AllowedIps.optional(),
+    expires_at: IsoDateTime.optional().describe('When the key stops working, ISO 8601 (e.g. 2026-12-31T23:59:59Z). Must be in the future.'),
+    expires_in_seconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(10 * 365 * 86_400)
+      .optional()
+      .describe('Alternative to expires_at: lifetime from now in seconds (a week is 604800). Give one of the two at most.'),
+    rate_limit: RateLimitSchema.optional(),
+  })
+  .strict();
+
+export const RevokeKeyInput = z.object({ id: KeyId }).strict();
+
+export const RotateKeyInput = z
+  .object({
+    id: KeyId,
+    grace_period_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_GRACE_SECONDS)
+      .default(DEFAULT_GRACE_SECONDS)
+      .describe('How long the old key keeps working (default 3600, at most 604800 = 7 days). 0 revokes it at once.'),
+  })
+  .strict();
+
+export const UpdateKeyInput = z
+  .object({
+    id: KeyId,
+    name: KeyName.optional(),
+    enabled: z.boolean().optional().describe('false disables the key at once (reversible); true enables it again.'),
+  })
+  .strict()
+  .refine((v) => v.name !== undefined || v.enabled !== undefined, { message: 'give name or enabled', path: ['name'] });
+
+export const WhoamiInput = z.object({}).strict();
+
+export type ListKeysInput = z.input<typeof ListKeysInput>;
+export type GetKeyInput = z.input<typeof GetKeyInput>;
+export type GenerateKeyInput = z.input<typeof GenerateKeyInput>;
+export type RevokeKeyInput = z.input<typeof RevokeKeyInput>;
+export type RotateKeyInput = z.input<typeof RotateKeyInput>;
+export type UpdateKeyInput = z.input<typeof UpdateKeyInput>;
+
+const Timestamp = z.string().nullable();
+
+export const KeyView = z.object({
+  id: z.string().describe('The key id, used to name the key in every tool and route.'),
+  name: z.string(),
+  environment: EnvironmentSchema,
+  start: z.string().describe('The first characters of the token, to recognise it; never the whole token.'),
+  permissions: z.array(z.string()),
+  allowed_ips: z.array(z.string()),
+  expires_at: Timestamp,
+  enabled: z.boolean(),
+  is_revoked: z.boolean(),
+  revoked_at: Timestamp,
+  rate_limit: RateLimitSchema.nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  last_used_at: Timestamp,
+  rotated_from: z.string().nullable(),
+  rotated_to: z.string().nullable(),
+});
+export type KeyView = z.infer<typeof KeyView>;
+
+export const KeyList = z.object({
+  keys: z.array(KeyView),
+  next_cursor: z.string().nullable().describe('Pass as cursor to get the next page; null on the last page.'),
+});
+export type KeyList = z.infer<typeof KeyList>;
+
+const Secret = z.string().describe('The full token. It is shown this once and cannot be retrieved again: store it now.');
+
+export const CreatedKey = z.object({ key: KeyView, secret: Secret });
+export type CreatedKey = z.infer<typeof CreatedKey>;
+
+export const RotatedKey = z.object({
+  key: KeyView.describe('The new key.'),
+  secret: Secret,
+  previous: KeyView.describe('The old key, with the time it stops working in expires_at (or revoked at once).'),
+});
+export type RotatedKey = z.infer<typeof RotatedKey>;
+
+export const Whoami = z.object({
+  organization: z.object({ id: z.string(), name: z.string(), plan: z.enum(['free', 'pro', 'enterprise']) }),
+  key: KeyView,
+  limits: z.object({
+    hourly: z.object({ limit: z.number(), remaining: z.number(), reset_at: z.string() }),
+    concurrency: z.object({ limit: z.number(), in_flight: z.number() }),
+  }),
+});
+export type Whoami = z.infer<typeof Whoami>;
+
+/** zod issues as the contract reports them: which field, and why. */
+export function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+}

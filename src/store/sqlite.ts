@@ -1,0 +1,287 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
+import type { KeyLookup, KeyStore, ListOptions } from '../core/store.js';
+
+/** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE organizations (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     plan TEXT NOT NULL CHECK (plan IN ('free', 'pro', 'enterprise')),
+     requests_per_hour INTEGER CHECK (requests_per_hour > 0),
+     max_concurrency INTEGER CHECK (max_concurrency > 0),
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE keys (
+     id TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     hash TEXT NOT NULL UNIQUE,
+     start TEXT NOT NULL,
+     name TEXT NOT NULL,
+     environment TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+     permissions TEXT NOT NULL,
+     allowed_ips TEXT NOT NULL,
+     expires_at INTEGER,
+     enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+     revoked_at INTEGER,
+     rate_limit_max INTEGER,
+     rate_limit_window_ms INTEGER,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     created_by TEXT REFERENCES keys(id),
+     rotated_from TEXT REFERENCES keys(id),
+     rotated_to TEXT REFERENCES keys(id)
+   );
+   CREATE INDEX keys_by_org ON keys (org_id, created_at DESC, id DESC);
+   CREATE TABLE usage (
+     key_id TEXT PRIMARY KEY REFERENCES keys(id),
+     hour_window INTEGER NOT NULL,
+     hour_count INTEGER NOT NULL CHECK (hour_count >= 0),
+     own_window INTEGER NOT NULL,
+     own_count INTEGER NOT NULL CHECK (own_count >= 0),
+     last_used_at INTEGER
+   ) WITHOUT ROWID;
+   CREATE TABLE audit_events (
+     id INTEGER PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     actor_key_id TEXT REFERENCES keys(id),
+     action TEXT NOT NULL CHECK (action IN ('created', 'revoked', 'rotated', 'updated')),
+     details TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX audit_by_key ON audit_events (key_id, at);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number) {
+    super(`the database has schema version ${found}, newer than this dispersl-mcp supports (${SCHEMA_VERSION}); upgrade dispersl-mcp`);
+  }
+}
+
+const KEY_COLUMNS = `k.id, k.org_id, k.hash, k.start, k.name, k.environment, k.permissions, k.allowed_ips, k.expires_at,
+  k.enabled, k.revoked_at, k.rate_limit_max, k.rate_limit_window_ms, k.created_at, k.updated_at, k.created_by,
+  k.rotated_from, k.rotated_to, u.last_used_at`;
+
+interface KeyRow {
+  id: string;
+  org_id: string;
+  hash: string;
+  start: string;
+  name: string;
+  environment: 'live' | 'test';
+  permissions: string;
+  allowed_ips: string;
+  expires_at: number | null;
+  enabled: number;
+  revoked_at: number | null;
+  rate_limit_max: number | null;
+  rate_limit_window_ms: number | null;
+  created_at: number;
+  updated_at: number;
+  created_by: string | null;
+  rotated_from: string | null;
+  rotated_to: string | null;
+  last_used_at: number | null;
+}
+
+interface LookupRow extends KeyRow {
+  org_name: string;
+  plan: Plan;
+  requests_per_hour: number | null;
+  max_concurrency: number | null;
+  org_created_at: number;
+  hour_window: number | null;
+  hour_count: number | null;
+  own_window: number | null;
+  own_count: number | null;
+}
+
+function toKey(row: KeyRow): KeyRecord {
+  return {
+    id: row.id,
+    org_id: row.org_id,
+    hash: row.hash,
+    start: row.start,
+    name: row.name,
+    environment: row.environment,
+    permissions: JSON.parse(row.permissions) as string[],
+    allowed_ips: JSON.parse(row.allowed_ips) as string[],
+    expires_at: row.expires_at,
+    enabled: row.enabled === 1,
+    revoked_at: row.revoked_at,
+    rate_limit: row.rate_limit_max === null || row.rate_limit_window_ms === null ? null : { max: row.rate_limit_max, window_ms: row.rate_limit_window_ms },
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    last_used_at: row.last_used_at,
+    created_by: row.created_by,
+    rotated_from: row.rotated_from,
+    rotated_to: row.rotated_to,
+  };
+}
+
+/** Creates the folder (0700) and the file (0600) before SQLite does, so a fresh database is owner-only. */
+function prepareFile(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) {
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
+}
+
+export class SqliteStore implements KeyStore {
+  readonly db: Database.Database;
+  private readonly statements;
+  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  constructor(path: string) {
+    if (path !== ':memory:') prepareFile(path);
+    this.db = new Database(path);
+    try {
+      this.db.pragma('busy_timeout = 5000');
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) throw new SchemaTooNewError(version);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      // A checkpoint resets the log; this bounds what stays on disk afterwards.
+      this.db.pragma('journal_size_limit = 4194304');
+      this.migrate(version);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    const db = this.db;
+    this.statements = {
+      insertOrg: db.prepare(
+        'INSERT INTO organizations (id, name, plan, requests_per_hour, max_concurrency, created_at) VALUES (@id, @name, @plan, @requests_per_hour, @max_concurrency, @created_at)',
+      ),
+      getOrg: db.prepare('SELECT * FROM organizations WHERE id = ?'),
+      lookup: db.prepare(`SELECT ${KEY_COLUMNS}, o.name AS org_name, o.plan, o.requests_per_hour, o.max_concurrency,
+          o.created_at AS org_created_at, u.hour_window, u.hour_count, u.own_window, u.own_count
+        FROM keys k JOIN organizations o ON o.id = k.org_id LEFT JOIN usage u ON u.key_id = k.id WHERE k.hash = ?`),
+      getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id WHERE k.org_id = ? AND k.id = ?`),
+      listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
+        WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+        ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+      insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
+          revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
+        VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
+          @revoked_at, @rate_limit_max, @rate_limit_window_ms, @created_at, @updated_at, @created_by, @rotated_from, @rotated_to)`),
+      revokeKey: db.prepare('UPDATE keys SET revoked_at = @at, updated_at = @at WHERE id = @id AND revoked_at IS NULL'),
+      rotateKey: db.prepare(`UPDATE keys SET rotated_to = @rotated_to, expires_at = @expires_at, revoked_at = @revoked_at, updated_at = @at
+        WHERE id = @id AND revoked_at IS NULL AND rotated_to IS NULL`),
+      updateKey: db.prepare(`UPDATE keys SET name = coalesce(@name, name), enabled = coalesce(@enabled, enabled), updated_at = @at
+        WHERE id = @id AND revoked_at IS NULL`),
+      saveUsage: db.prepare(`INSERT INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at)
+        VALUES (@key_id, @hour_window, @hour_count, @own_window, @own_count, @at)
+        ON CONFLICT (key_id) DO UPDATE SET hour_window = excluded.hour_window, hour_count = excluded.hour_count,
+          own_window = excluded.own_window, own_count = excluded.own_count, last_used_at = excluded.last_used_at`),
+      appendAudit: db.prepare(
+        'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at)',
+      ),
+    };
+    this.runInTransaction = db.transaction((fn: () => unknown) => fn());
+  }
+
+  private migrate(version: number): void {
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  transaction<T>(fn: () => T): T {
+    // Nested calls run inside the outer transaction (better-sqlite3 uses a savepoint there).
+    return this.runInTransaction.immediate(fn) as T;
+  }
+
+  insertOrganization(org: Organization): void {
+    this.statements.insertOrg.run(org);
+  }
+
+  getOrganization(id: string): Organization | undefined {
+    return this.statements.getOrg.get(id) as Organization | undefined;
+  }
+
+  findByHash(hash: string): KeyLookup | undefined {
+    const row = this.statements.lookup.get(hash) as LookupRow | undefined;
+    if (!row) return undefined;
+    return {
+      key: toKey(row),
+      org: {
+        id: row.org_id,
+        name: row.org_name,
+        plan: row.plan,
+        requests_per_hour: row.requests_per_hour,
+        max_concurrency: row.max_concurrency,
+        created_at: row.org_created_at,
+      },
+      usage: {
+        hour_window: row.hour_window ?? 0,
+        hour_count: row.hour_count ?? 0,
+        own_window: row.own_window ?? 0,
+        own_count: row.own_count ?? 0,
+      },
+    };
+  }
+
+  getKey(orgId: string, id: string): KeyRecord | undefined {
+    const row = this.statements.getKey.get(orgId, id) as KeyRow | undefined;
+    return row && toKey(row);
+  }
+
+  listKeys(orgId: string, { after, limit, includeRevoked }: ListOptions): KeyRecord[] {
+    const rows = this.statements.listKeys.all({
+      org: orgId,
+      all: includeRevoked ? 1 : 0,
+      created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER,
+      id: after?.id ?? '',
+      limit,
+    }) as KeyRow[];
+    return rows.map(toKey);
+  }
+
+  insertKey(key: KeyRecord): void {
+    this.statements.insertKey.run({
+      ...key,
+      permissions: JSON.stringify(key.permissions),
+      allowed_ips: JSON.stringify(key.allowed_ips),
+      enabled: key.enabled ? 1 : 0,
+      rate_limit_max: key.rate_limit?.max ?? null,
+      rate_limit_window_ms: key.rate_limit?.window_ms ?? null,
+    });
+  }
+
+  revokeKey(id: string, at: number): boolean {
+    return this.statements.revokeKey.run({ id, at }).changes === 1;
+  }
+
+  rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): boolean {
+    return this.statements.rotateKey.run({ id, ...change }).changes === 1;
+  }
+
+  updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): boolean {
+    const enabled = change.enabled === undefined ? null : change.enabled ? 1 : 0;
+    return this.statements.updateKey.run({ id, name: change.name ?? null, enabled, at: change.at }).changes === 1;
+  }
+
+  saveUsage(keyId: string, usage: Usage, usedAt: number): void {
+    this.statements.saveUsage.run({ key_id: keyId, ...usage, at: usedAt });
+  }
+
+  appendAudit(event: AuditEvent): void {
+    this.statements.appendAudit.run({ ...event, details: JSON.stringify(event.details) });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
