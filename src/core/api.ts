@@ -66,7 +66,7 @@ export class LocalKeyApi implements KeyApi {
 
   async permissions(): Promise<readonly string[] | undefined> {
     try {
-      return this.gate.peek(this.credential).key.permissions;
+      return (await this.gate.peek(this.credential)).key.permissions;
     } catch {
       // A missing or bad key shows every tool; the first call then answers the error with its hint.
       return undefined;

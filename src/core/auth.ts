@@ -77,7 +77,7 @@ export class Gate {
   }
 
   /** Authenticate without charging (MCP initialize, tools/list): the caller, or the error a charged call would get. */
-  peek(credential: Credential): Caller {
+  async peek(credential: Credential): Promise<Caller> {
     const lookup = this.store.findByHash(this.hashOf(credential.token));
     const now = this.clock();
     this.check(lookup, credential, now);
