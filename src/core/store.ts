@@ -6,6 +6,19 @@ export interface KeyLookup {
   usage: Usage;
 }
 
+/**
+ * A secret that signs access tokens (HS256). Only one is current (retired_at null); a retired one
+ * still verifies the tokens it signed until they expire, which is what makes rotation seamless.
+ */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: 'HS256';
+  /** The secret, base64url. */
+  secret: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
 export interface ListOptions {
   /** Keyset pagination: return keys strictly older than this (created_at desc, id desc). */
   after?: { created_at: number; id: string };
@@ -25,6 +38,8 @@ export interface KeyStore {
   getOrganization(id: string): Organization | undefined;
 
   findByHash(hash: string): KeyLookup | undefined;
+  /** The key with this id, whatever its organization: an access token names its key by id. */
+  findById(id: string): KeyLookup | undefined;
   getKey(orgId: string, id: string): KeyRecord | undefined;
   listKeys(orgId: string, options: ListOptions): KeyRecord[];
 
@@ -38,6 +53,14 @@ export interface KeyStore {
 
   saveUsage(keyId: string, usage: Usage, usedAt: number): void;
   appendAudit(event: AuditEvent): void;
+
+  /** Every signing key kept (the current one and retired ones), newest first. */
+  listSigningKeys(): SigningKeyRecord[];
+  insertSigningKey(key: SigningKeyRecord): void;
+  /** Sets retired_at where the signing key is not retired yet. */
+  retireSigningKey(kid: string, at: number): boolean;
+  /** Deletes signing keys retired before `before` (no token they signed can still be valid); answers how many. */
+  pruneSigningKeys(before: number): number;
 
   close(): void;
 }

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
-import type { KeyLookup, KeyStore, ListOptions } from '../core/store.js';
+import type { KeyLookup, KeyStore, ListOptions, SigningKeyRecord } from '../core/store.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
 const MIGRATIONS: readonly string[] = [
@@ -53,6 +53,15 @@ const MIGRATIONS: readonly string[] = [
      at INTEGER NOT NULL
    );
    CREATE INDEX audit_by_key ON audit_events (key_id, at);`,
+  // Access tokens: the secrets that sign them, kept so every process verifies what any other issued.
+  `CREATE TABLE signing_keys (
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL CHECK (alg IN ('HS256')),
+     secret TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     retired_at INTEGER
+   );
+   CREATE UNIQUE INDEX one_current_signing_key ON signing_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -66,6 +75,10 @@ export class SchemaTooNewError extends Error {
 const KEY_COLUMNS = `k.id, k.org_id, k.hash, k.start, k.name, k.environment, k.permissions, k.allowed_ips, k.expires_at,
   k.enabled, k.revoked_at, k.rate_limit_max, k.rate_limit_window_ms, k.created_at, k.updated_at, k.created_by,
   k.rotated_from, k.rotated_to, u.last_used_at`;
+
+const LOOKUP_SELECT = `SELECT ${KEY_COLUMNS}, o.name AS org_name, o.plan, o.requests_per_hour, o.max_concurrency,
+    o.created_at AS org_created_at, u.hour_window, u.hour_count, u.own_window, u.own_count
+  FROM keys k JOIN organizations o ON o.id = k.org_id LEFT JOIN usage u ON u.key_id = k.id`;
 
 interface KeyRow {
   id: string;
@@ -124,6 +137,27 @@ function toKey(row: KeyRow): KeyRecord {
   };
 }
 
+function toLookup(row: LookupRow | undefined): KeyLookup | undefined {
+  if (!row) return undefined;
+  return {
+    key: toKey(row),
+    org: {
+      id: row.org_id,
+      name: row.org_name,
+      plan: row.plan,
+      requests_per_hour: row.requests_per_hour,
+      max_concurrency: row.max_concurrency,
+      created_at: row.org_created_at,
+    },
+    usage: {
+      hour_window: row.hour_window ?? 0,
+      hour_count: row.hour_count ?? 0,
+      own_window: row.own_window ?? 0,
+      own_count: row.own_count ?? 0,
+    },
+  };
+}
+
 /** Creates the folder (0700) and the file (0600) before SQLite does, so a fresh database is owner-only. */
 function prepareFile(path: string): void {
   const dir = dirname(path);
@@ -162,9 +196,8 @@ export class SqliteStore implements KeyStore {
         'INSERT INTO organizations (id, name, plan, requests_per_hour, max_concurrency, created_at) VALUES (@id, @name, @plan, @requests_per_hour, @max_concurrency, @created_at)',
       ),
       getOrg: db.prepare('SELECT * FROM organizations WHERE id = ?'),
-      lookup: db.prepare(`SELECT ${KEY_COLUMNS}, o.name AS org_name, o.plan, o.requests_per_hour, o.max_concurrency,
-          o.created_at AS org_created_at, u.hour_window, u.hour_count, u.own_window, u.own_count
-        FROM keys k JOIN organizations o ON o.id = k.org_id LEFT JOIN usage u ON u.key_id = k.id WHERE k.hash = ?`),
+      lookup: db.prepare(`${LOOKUP_SELECT} WHERE k.hash = ?`),
+      lookupById: db.prepare(`${LOOKUP_SELECT} WHERE k.id = ?`),
       getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id WHERE k.org_id = ? AND k.id = ?`),
       listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
         WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
@@ -185,6 +218,10 @@ export class SqliteStore implements KeyStore {
       appendAudit: db.prepare(
         'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at)',
       ),
+      listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
+      insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
+      retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
+      pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
     };
     this.runInTransaction = db.transaction((fn: () => unknown) => fn());
   }
@@ -212,25 +249,27 @@ export class SqliteStore implements KeyStore {
   }
 
   findByHash(hash: string): KeyLookup | undefined {
-    const row = this.statements.lookup.get(hash) as LookupRow | undefined;
-    if (!row) return undefined;
-    return {
-      key: toKey(row),
-      org: {
-        id: row.org_id,
-        name: row.org_name,
-        plan: row.plan,
-        requests_per_hour: row.requests_per_hour,
-        max_concurrency: row.max_concurrency,
-        created_at: row.org_created_at,
-      },
-      usage: {
-        hour_window: row.hour_window ?? 0,
-        hour_count: row.hour_count ?? 0,
-        own_window: row.own_window ?? 0,
-        own_count: row.own_count ?? 0,
-      },
-    };
+    return toLookup(this.statements.lookup.get(hash) as LookupRow | undefined);
+  }
+
+  findById(id: string): KeyLookup | undefined {
+    return toLookup(this.statements.lookupById.get(id) as LookupRow | undefined);
+  }
+
+  listSigningKeys(): SigningKeyRecord[] {
+    return this.statements.listSigningKeys.all() as SigningKeyRecord[];
+  }
+
+  insertSigningKey(key: SigningKeyRecord): void {
+    this.statements.insertSigningKey.run(key);
+  }
+
+  retireSigningKey(kid: string, at: number): boolean {
+    return this.statements.retireSigningKey.run({ kid, at }).changes === 1;
+  }
+
+  pruneSigningKeys(before: number): number {
+    return this.statements.pruneSigningKeys.run(before).changes;
   }
 
   getKey(orgId: string, id: string): KeyRecord | undefined {
