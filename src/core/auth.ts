@@ -1,4 +1,5 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { type AccessGrant, type AccessTokenVerifier, looksLikeAccessToken, narrowPermissions } from './access-tokens.js';
 import { DisperslError, asDisperslError } from './errors.js';
 import { decideCharge, keyLimits, peekWindow, retryAfterSeconds, type Window } from './limits.js';
 import type { KeyRecord, Organization } from './model.js';
@@ -31,8 +32,15 @@ export interface Admission {
 /** The address a stdio caller is treated as coming from: this machine. */
 export const LOCAL_IP = '127.0.0.1';
 
+export interface GateOptions {
+  /** Accepts OAuth access tokens beside keys; without it a JWT is just a malformed key. */
+  accessTokens?: AccessTokenVerifier | undefined;
+}
+
 interface Pending {
   hash: string;
+  /** Set for an access token: its key is looked up by id instead of by hash. */
+  grant?: AccessGrant;
   credential: Credential;
   resolve(admission: Admission): void;
   reject(error: DisperslError): void;
@@ -60,10 +68,21 @@ export class Gate {
   constructor(
     private readonly store: KeyStore,
     private readonly clock: Clock = Date.now,
+    private readonly options: GateOptions = {},
   ) {}
 
   /** Authenticate and charge one request. */
   admit(credential: Credential): Promise<Admission> {
+    const granted = this.grantOf(credential.token);
+    if (granted) {
+      return granted.then(
+        (grant) =>
+          new Promise((resolve, reject) => {
+            this.queue.push({ hash: '', grant, credential, resolve, reject });
+            if (this.queue.length === 1) setImmediate(() => this.flush());
+          }),
+      );
+    }
     let hash: string;
     try {
       hash = this.hashOf(credential.token);
@@ -78,7 +97,8 @@ export class Gate {
 
   /** Authenticate without charging (MCP initialize, tools/list): the caller, or the error a charged call would get. */
   async peek(credential: Credential): Promise<Caller> {
-    const lookup = this.store.findByHash(this.hashOf(credential.token));
+    const granted = this.grantOf(credential.token);
+    const lookup = granted ? this.findByGrant(await granted) : this.store.findByHash(this.hashOf(credential.token));
     const now = this.clock();
     this.check(lookup, credential, now);
     const { key, org, usage } = lookup!;
@@ -89,6 +109,20 @@ export class Gate {
       window: peekWindow(limits.requests_per_hour, key.rate_limit, usage, now),
       concurrency: { limit: limits.max_concurrency, in_flight: this.inFlight.get(key.id) ?? 0 },
     };
+  }
+
+  /** An access token's grant being verified, or undefined when the credential is not an access token. */
+  private grantOf(token: string | undefined): Promise<AccessGrant> | undefined {
+    const verifier = this.options.accessTokens;
+    if (!verifier || token === undefined || !looksLikeAccessToken(token)) return undefined;
+    return verifier.verify(token, this.clock());
+  }
+
+  /** The token's key, read afresh (revocation ends the token at once), acting with the token's scopes only. */
+  private findByGrant(grant: AccessGrant): KeyLookup | undefined {
+    const lookup = this.store.findById(grant.keyId);
+    if (!lookup) return undefined;
+    return { ...lookup, key: { ...lookup.key, permissions: narrowPermissions(lookup.key.permissions, grant.scopes) } };
   }
 
   private hashOf(token: string | undefined): string {
@@ -122,7 +156,7 @@ export class Gate {
 
   private charge(pending: Pending, now: number): Admission | DisperslError {
     try {
-      const lookup = this.store.findByHash(pending.hash);
+      const lookup = pending.grant ? this.findByGrant(pending.grant) : this.store.findByHash(pending.hash);
       this.check(lookup, pending.credential, now);
       const { key, org, usage } = lookup!;
       const limits = keyLimits(org, key.environment);
