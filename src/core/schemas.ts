@@ -182,8 +182,10 @@ export type Whoami = z.infer<typeof Whoami>;
 
 /** zod issues as the contract reports them: which field, and why. */
 export function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
-  }));
+  // An unknown field is reported at its own path, so the caller learns which field to drop.
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: [...issue.path, key].map(String).join('.'), message: 'is not a known field' }))
+      : [{ path: issue.path.map(String).join('.'), message: issue.message }],
+  );
 }

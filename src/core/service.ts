@@ -164,6 +164,10 @@ export class KeyService {
     return this.store.transaction(() => {
       const old = this.find(caller, id);
       requireCover(caller, old.permissions);
+      // Rotating hands over a secret of the old key's environment: a test key must not obtain a live one.
+      if (caller.key.environment === 'test' && old.environment === 'live') {
+        throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key cannot rotate a live key', { required: ['live environment'] });
+      }
       if (old.revoked_at !== null) throw invalidRequest([{ path: 'id', message: 'the key is revoked; generate a new key instead' }]);
       if (old.rotated_to !== null) {
         throw invalidRequest([{ path: 'id', message: `the key was already rotated to ${old.rotated_to}; rotate that key instead` }]);

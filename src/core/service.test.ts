@@ -1,0 +1,253 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NOON, type World, createWorld, errorOf } from '../testing/fixtures.js';
+import type { Caller } from './auth.js';
+import type { KeyView } from './schemas.js';
+import { parseToken } from './tokens.js';
+
+let w: World;
+let admin: Caller;
+async function setUp(...args: Parameters<typeof createWorld>): Promise<void> {
+  w = createWorld(...args);
+  admin = await w.callerOf(w.tenant.adminSecret);
+}
+afterEach(() => w.store.close());
+
+/** A caller holding a new key made by the admin with these fields. */
+async function callerWith(input: Record<string, unknown>): Promise<Caller> {
+  return w.callerOf(w.service.generate(admin, { name: 'caller', ...input }).secret);
+}
+
+describe('KeyService.list', () => {
+  it('pages through every key once, newest first, with cursors', async () => {
+    await setUp();
+    for (let i = 0; i < 23; i++) {
+      if (i % 4 === 0) w.clock.advance(1_000); // several keys share a created_at: the id breaks the tie
+      w.service.generate(admin, { name: `key ${i}` });
+    }
+    const all = w.service.list(admin, { limit: 100 });
+    expect(all.keys).toHaveLength(24);
+    expect(all.next_cursor).toBeNull();
+    const seen: KeyView[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const result = w.service.list(admin, { limit: 5, ...(cursor && { cursor }) });
+      seen.push(...result.keys);
+      if (result.next_cursor === null) break;
+      cursor = result.next_cursor;
+    }
+    expect(seen.map((k) => k.id)).toEqual(all.keys.map((k) => k.id));
+    const created = all.keys.map((k) => k.created_at);
+    expect(created).toEqual([...created].sort().reverse());
+  });
+
+  it('keeps its place when a key already seen is revoked between pages', async () => {
+    await setUp();
+    for (let i = 0; i < 9; i++) w.service.generate(admin, { name: `key ${i}` });
+    const first = w.service.list(admin, { limit: 4 });
+    const seen = first.keys.find((k) => k.id !== w.tenant.adminId)!.id;
+    w.service.revoke(admin, { id: seen });
+    const rest = w.service.list(admin, { limit: 100, cursor: first.next_cursor! });
+    const everyLive = w.service.list(admin, { limit: 100 }).keys.map((k) => k.id);
+    expect([...first.keys.map((k) => k.id).filter((id) => id !== seen), ...rest.keys.map((k) => k.id)]).toEqual(everyLive);
+  });
+
+  it('hides revoked keys unless include_revoked is set', async () => {
+    await setUp();
+    const gone = w.service.generate(admin, { name: 'gone' }).key;
+    w.service.revoke(admin, { id: gone.id });
+    expect(w.service.list(admin, {}).keys.map((k) => k.id)).not.toContain(gone.id);
+    const withRevoked = w.service.list(admin, { include_revoked: true }).keys;
+    expect(withRevoked.find((k) => k.id === gone.id)).toMatchObject({ is_revoked: true, revoked_at: new Date(NOON).toISOString() });
+  });
+
+  it('answers INVALID_REQUEST naming cursor for a cursor it did not issue', async () => {
+    await setUp();
+    const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const cursor of ['garbage!', forged({}), forged([1]), forged(['a', 'b']), forged([1.5, 'key_x']), forged(null), 'x'.repeat(300)]) {
+      const error = errorOf(() => w.service.list(admin, { cursor }));
+      expect(error.type, cursor).toBe('INVALID_REQUEST');
+      expect(error.details.issues).toEqual([expect.objectContaining({ path: 'cursor' })]);
+    }
+  });
+
+  it('refuses a limit outside 1..100', async () => {
+    await setUp();
+    for (const limit of [0, 101, 2.5, '10']) expect(errorOf(() => w.service.list(admin, { limit })).details.issues).toEqual([expect.objectContaining({ path: 'limit' })]);
+  });
+});
+
+describe('KeyService.generate', () => {
+  it("defaults to the caller's environment and permissions and shows the secret once", async () => {
+    await setUp();
+    w.clock.advance(5);
+    const { key, secret } = w.service.generate(admin, { name: 'CI' });
+    expect(parseToken(secret)).toBe('live');
+    expect(key).toEqual({
+      id: expect.stringMatching(/^key_/),
+      name: 'CI',
+      environment: 'live',
+      start: secret.slice(0, 12),
+      permissions: ['admin'],
+      allowed_ips: [],
+      expires_at: null,
+      enabled: true,
+      is_revoked: false,
+      revoked_at: null,
+      rate_limit: null,
+      created_at: new Date(NOON + 5).toISOString(),
+      updated_at: new Date(NOON + 5).toISOString(),
+      last_used_at: null,
+      rotated_from: null,
+      rotated_to: null,
+    });
+    expect(w.store.getKey(w.tenant.org.id, key.id)?.created_by).toBe(w.tenant.adminId);
+    expect(JSON.stringify(w.service.get(admin, { id: key.id }))).not.toContain(secret);
+    expect((await w.callerOf(secret)).key.id).toBe(key.id);
+  });
+
+  it('sets expiry from expires_in_seconds or expires_at', async () => {
+    await setUp();
+    expect(w.service.generate(admin, { name: 'a', expires_in_seconds: 3_600 }).key.expires_at).toBe(new Date(NOON + 3_600_000).toISOString());
+    expect(w.service.generate(admin, { name: 'b', expires_at: '2031-01-01T00:00:00+02:00' }).key.expires_at).toBe('2030-12-31T22:00:00.000Z');
+  });
+
+  it('keeps unicode names as given, trimmed', async () => {
+    await setUp();
+    const name = 'Clé d’accès 🔑 日本語 — prod';
+    expect(w.service.generate(admin, { name }).key.name).toBe(name);
+    expect(w.service.generate(admin, { name: '  padded  ' }).key.name).toBe('padded');
+  });
+
+  it('refuses invalid input with INVALID_REQUEST naming the field, and writes nothing', async () => {
+    await setUp();
+    const past = new Date(NOON - 1).toISOString();
+    const future = new Date(NOON + 86_400_000).toISOString();
+    const long = 'x'.repeat(10_000);
+    const cases: Array<[unknown, string]> = [
+      [{}, 'name'],
+      [{ name: '' }, 'name'],
+      [{ name: '   ' }, 'name'],
+      [{ name: 'a\u0000b' }, 'name'],
+      [{ name: 'tab\there' }, 'name'],
+      [{ name: 'bell\u0007' }, 'name'],
+      [{ name: long }, 'name'],
+      [{ name: 5 }, 'name'],
+      [{ name: 'ok', environment: 'prod' }, 'environment'],
+      [{ name: 'ok', permissions: [] }, 'permissions'],
+      [{ name: 'ok', permissions: ['keys:read', 'keys:read'] }, 'permissions'],
+      [{ name: 'ok', permissions: [long] }, 'permissions.0'],
+      [{ name: 'ok', permissions: ['has space'] }, 'permissions.0'],
+      [{ name: 'ok', allowed_ips: ['10.0.0.0/33'] }, 'allowed_ips.0'],
+      [{ name: 'ok', allowed_ips: ['10.0.0.1', '300.1.1.1'] }, 'allowed_ips.1'],
+      [{ name: 'ok', allowed_ips: ['10.0.0.0/8/1'] }, 'allowed_ips.0'],
+      [{ name: 'ok', allowed_ips: ['::/129'] }, 'allowed_ips.0'],
+      [{ name: 'ok', allowed_ips: ['example.com'] }, 'allowed_ips.0'],
+      [{ name: 'ok', allowed_ips: [''] }, 'allowed_ips.0'],
+      [{ name: 'ok', allowed_ips: [long] }, 'allowed_ips.0'],
+      [{ name: 'ok', allowed_ips: '10.0.0.1' }, 'allowed_ips'],
+      [{ name: 'ok', expires_at: 'tomorrow' }, 'expires_at'],
+      [{ name: 'ok', expires_at: long }, 'expires_at'],
+      [{ name: 'ok', expires_at: past }, 'expires_at'],
+      [{ name: 'ok', expires_at: future, expires_in_seconds: 3_600 }, 'expires_at'],
+      [{ name: 'ok', expires_in_seconds: 10 }, 'expires_in_seconds'],
+      [{ name: 'ok', expires_in_seconds: 90.5 }, 'expires_in_seconds'],
+      [{ name: 'ok', rate_limit: { max: 0, window_ms: 1_000 } }, 'rate_limit.max'],
+      [{ name: 'ok', rate_limit: { max: 5, window_ms: 10 } }, 'rate_limit.window_ms'],
+      [{ name: 'ok', rate_limit: { max: 5, window_ms: 1_000, burst: 2 } }, 'rate_limit.burst'],
+      [{ name: 'ok', secret: 'pk_live_mine' }, 'secret'],
+      [{ name: 'ok', organization_id: 'org_other' }, 'organization_id'],
+    ];
+    const before = { keys: w.count('keys'), audit: w.count('audit_events') };
+    for (const [input, field] of cases) {
+      const error = errorOf(() => w.service.generate(admin, input));
+      expect(error.type, JSON.stringify(input).slice(0, 80)).toBe('INVALID_REQUEST');
+      expect(error.status).toBe(400);
+      const paths = (error.details.issues as Array<{ path: string }>).map((i) => i.path);
+      expect(paths, JSON.stringify(input).slice(0, 80)).toContain(field);
+    }
+    expect({ keys: w.count('keys'), audit: w.count('audit_events') }).toEqual(before);
+  });
+});
+
+describe('KeyService permissions', () => {
+  it('lets keys:read list and get, and nothing else', async () => {
+    await setUp();
+    const reader = await callerWith({ permissions: ['keys:read'] });
+    expect(w.service.list(reader, {}).keys.length).toBeGreaterThan(0);
+    expect(w.service.get(reader, { id: w.tenant.adminId }).id).toBe(w.tenant.adminId);
+    const writes = [
+      () => w.service.generate(reader, { name: 'x' }),
+      () => w.service.revoke(reader, { id: w.tenant.adminId }),
+      () => w.service.rotate(reader, { id: reader.key.id }),
+      () => w.service.update(reader, { id: reader.key.id, name: 'renamed' }),
+    ];
+    for (const write of writes) expect(errorOf(write)).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', status: 403, details: { required: ['keys:write'] } });
+  });
+
+  it('lets a non-admin grant, and act on, only what it holds itself', async () => {
+    await setUp();
+    const writer = await callerWith({ permissions: ['keys:read', 'keys:write'] });
+    expect(w.service.generate(writer, { name: 'r', permissions: ['keys:read'] }).key.permissions).toEqual(['keys:read']);
+    expect(w.service.generate(writer, { name: 'same' }).key.permissions).toEqual(['keys:read', 'keys:write']);
+    for (const permissions of [['admin'], ['keys:read', 'nodes.read.own']]) {
+      expect(errorOf(() => w.service.generate(writer, { name: 'wider', permissions }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
+    }
+    const wider = w.service.generate(admin, { name: 'wider', permissions: ['keys:read', 'nodes.read.own'] }).key;
+    const actions = [
+      () => w.service.revoke(writer, { id: wider.id }),
+      () => w.service.rotate(writer, { id: wider.id }),
+      () => w.service.update(writer, { id: wider.id, enabled: false }),
+      () => w.service.revoke(writer, { id: w.tenant.adminId }),
+    ];
+    for (const action of actions) expect(errorOf(action)).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', details: { required: expect.any(Array) } });
+    expect(w.service.get(admin, { id: wider.id })).toMatchObject({ enabled: true, is_revoked: false, rotated_to: null });
+  });
+
+  it('lets admin grant any permission string, which is stored and returned', async () => {
+    await setUp();
+    const permissions = ['nodes.read.own', 'billing:*', 'agents/deploy'];
+    expect(w.service.generate(admin, { name: 'custom', permissions }).key.permissions).toEqual(permissions);
+  });
+
+  it('never lets a test key obtain a live key, by generating or by rotating one', async () => {
+    await setUp();
+    const tester = await callerWith({ environment: 'test' });
+    expect(tester.key.environment).toBe('test');
+    expect(w.service.generate(tester, { name: 'child' }).key.environment).toBe('test');
+    expect(errorOf(() => w.service.generate(tester, { name: 'live', environment: 'live' }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
+    const live = w.service.generate(admin, { name: 'live one' }).key;
+    expect(errorOf(() => w.service.rotate(tester, { id: live.id }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
+    expect(w.service.get(admin, { id: live.id }).rotated_to).toBeNull();
+  });
+
+  it('lets any valid key ask whoami', async () => {
+    await setUp();
+    const plain = await callerWith({ permissions: ['nodes.read.own'] });
+    expect(w.service.whoami(plain)).toMatchObject({ organization: { id: w.tenant.org.id, name: 'Acme', plan: 'free' }, key: { id: plain.key.id } });
+    expect(errorOf(() => w.service.list(plain, {})).type).toBe('INSUFFICIENT_PERMISSIONS');
+  });
+});
+
+describe('KeyService tenancy', () => {
+  it("answers another organization's key id exactly like an unknown id, and changes nothing", async () => {
+    await setUp();
+    const mine = w.service.generate(admin, { name: 'mine' }).key;
+    const other = await w.callerOf(w.addTenant({ name: 'Other' }).adminSecret);
+    const unknown = 'key_doesnotexist000000';
+    const attempts = [
+      (id: string) => w.service.get(other, { id }),
+      (id: string) => w.service.revoke(other, { id }),
+      (id: string) => w.service.rotate(other, { id }),
+      (id: string) => w.service.update(other, { id, name: 'taken' }),
+      (id: string) => w.service.update(other, { id, enabled: false }),
+    ];
+    for (const attempt of attempts) {
+      const foreign = errorOf(() => attempt(mine.id));
+      expect(foreign.type).toBe('NOT_FOUND');
+      expect(foreign.status).toBe(404);
+      expect(foreign.toEnvelope()).toEqual(errorOf(() => attempt(unknown)).toEnvelope());
+    }
+    expect(w.service.get(admin, { id: mine.id })).toEqual(mine);
+    expect(w.service.list(other, { include_revoked: true }).keys.map((k) => k.id)).toEqual([other.key.id]);
+  });
+});
