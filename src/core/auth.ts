@@ -2,7 +2,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { type AccessGrant, type AccessTokenVerifier, looksLikeAccessToken, narrowPermissions } from './access-tokens.js';
 import { DisperslError, asDisperslError } from './errors.js';
 import { decideCharge, keyLimits, peekWindow, retryAfterSeconds, type Window } from './limits.js';
-import type { KeyRecord, Organization } from './model.js';
+import type { KeyRecord, Organization, Usage } from './model.js';
 import type { KeyLookup, KeyStore } from './store.js';
 import { hashToken, parseToken } from './tokens.js';
 
@@ -44,6 +44,17 @@ interface Pending {
   credential: Credential;
   resolve(admission: Admission): void;
   reject(error: DisperslError): void;
+}
+
+/**
+ * What one flush has read and counted so far. A key is read once per batch and its counter written
+ * once, at the end; inside the write transaction nothing else can change either, so this equals
+ * reading and writing per request. Counters are kept by key id, since a key can be reached both by
+ * its hash and by an access token's grant.
+ */
+interface BatchState {
+  byHash: Map<string, KeyLookup | undefined>;
+  usage: Map<string, Usage>;
 }
 
 function normalizeIp(ip: string): string {
@@ -138,7 +149,9 @@ export class Gate {
     const outcomes: Array<Admission | DisperslError> = [];
     try {
       this.store.transaction(() => {
-        for (const pending of batch) outcomes.push(this.charge(pending, now));
+        const state: BatchState = { byHash: new Map(), usage: new Map() };
+        for (const pending of batch) outcomes.push(this.charge(pending, now, state));
+        for (const [keyId, usage] of state.usage) this.store.saveUsage(keyId, usage, now);
       });
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.
@@ -154,11 +167,20 @@ export class Gate {
     });
   }
 
-  private charge(pending: Pending, now: number): Admission | DisperslError {
+  private lookupOf(pending: Pending, state: BatchState): KeyLookup | undefined {
+    if (pending.grant) return this.findByGrant(pending.grant);
+    if (state.byHash.has(pending.hash)) return state.byHash.get(pending.hash);
+    const lookup = this.store.findByHash(pending.hash);
+    state.byHash.set(pending.hash, lookup);
+    return lookup;
+  }
+
+  private charge(pending: Pending, now: number, state: BatchState): Admission | DisperslError {
     try {
-      const lookup = pending.grant ? this.findByGrant(pending.grant) : this.store.findByHash(pending.hash);
+      const lookup = this.lookupOf(pending, state);
       this.check(lookup, pending.credential, now);
-      const { key, org, usage } = lookup!;
+      const { key, org } = lookup!;
+      const usage = state.usage.get(key.id) ?? lookup!.usage;
       const limits = keyLimits(org, key.environment);
       const decision = decideCharge(limits.requests_per_hour, key.rate_limit, usage, now);
       if (decision.kind === 'deny') {
@@ -179,7 +201,7 @@ export class Gate {
           retry_after: 1,
         });
       }
-      this.store.saveUsage(key.id, decision.usage, now);
+      state.usage.set(key.id, decision.usage);
       this.inFlight.set(key.id, inFlight + 1);
       return {
         caller: { key: { ...key, last_used_at: now }, org, window: decision.window, concurrency: { limit: limits.max_concurrency, in_flight: inFlight + 1 } },

@@ -114,6 +114,44 @@ interface LookupRow extends KeyRow {
   own_count: number | null;
 }
 
+/**
+ * The column order of LOOKUP_SELECT. The gate runs a lookup on every request, so it reads rows as
+ * arrays: better-sqlite3 builds a 28-property object per row several times slower than an array.
+ * The constructor checks this list against the statement, so the two cannot drift apart.
+ */
+const LOOKUP_FIELDS = [
+  'id', 'org_id', 'hash', 'start', 'name', 'environment', 'permissions', 'allowed_ips', 'expires_at', 'enabled', 'revoked_at',
+  'rate_limit_max', 'rate_limit_window_ms', 'created_at', 'updated_at', 'created_by', 'rotated_from', 'rotated_to', 'last_used_at',
+  'org_name', 'plan', 'requests_per_hour', 'max_concurrency', 'org_created_at', 'hour_window', 'hour_count', 'own_window', 'own_count',
+] as const;
+
+type LookupFields = typeof LOOKUP_FIELDS;
+type LookupValues = { -readonly [I in keyof LookupFields]: LookupFields[I] extends keyof LookupRow ? LookupRow[LookupFields[I]] : never };
+
+function lookupRow(v: LookupValues | undefined): LookupRow | undefined {
+  if (!v) return undefined;
+  return {
+    id: v[0], org_id: v[1], hash: v[2], start: v[3], name: v[4], environment: v[5], permissions: v[6], allowed_ips: v[7], expires_at: v[8],
+    enabled: v[9], revoked_at: v[10], rate_limit_max: v[11], rate_limit_window_ms: v[12], created_at: v[13], updated_at: v[14],
+    created_by: v[15], rotated_from: v[16], rotated_to: v[17], last_used_at: v[18], org_name: v[19], plan: v[20],
+    requests_per_hour: v[21], max_concurrency: v[22], org_created_at: v[23], hour_window: v[24], hour_count: v[25], own_window: v[26], own_count: v[27],
+  };
+}
+
+/** permissions and allowed_ips come back as the same few JSON strings on every request: parse each once. */
+const parsedLists = new Map<string, readonly string[]>();
+
+function parseList(json: string): string[] {
+  let list = parsedLists.get(json);
+  if (list === undefined) {
+    list = JSON.parse(json) as string[];
+    if (parsedLists.size >= 1_000) parsedLists.clear();
+    parsedLists.set(json, list);
+  }
+  // Each record owns its arrays, so no caller can change another's through the cache.
+  return list.slice();
+}
+
 function toKey(row: KeyRow): KeyRecord {
   return {
     id: row.id,
@@ -122,8 +160,8 @@ function toKey(row: KeyRow): KeyRecord {
     start: row.start,
     name: row.name,
     environment: row.environment,
-    permissions: JSON.parse(row.permissions) as string[],
-    allowed_ips: JSON.parse(row.allowed_ips) as string[],
+    permissions: parseList(row.permissions),
+    allowed_ips: parseList(row.allowed_ips),
     expires_at: row.expires_at,
     enabled: row.enabled === 1,
     revoked_at: row.revoked_at,
@@ -196,8 +234,8 @@ export class SqliteStore implements KeyStore {
         'INSERT INTO organizations (id, name, plan, requests_per_hour, max_concurrency, created_at) VALUES (@id, @name, @plan, @requests_per_hour, @max_concurrency, @created_at)',
       ),
       getOrg: db.prepare('SELECT * FROM organizations WHERE id = ?'),
-      lookup: db.prepare(`${LOOKUP_SELECT} WHERE k.hash = ?`),
-      lookupById: db.prepare(`${LOOKUP_SELECT} WHERE k.id = ?`),
+      lookup: db.prepare(`${LOOKUP_SELECT} WHERE k.hash = ?`).raw(true),
+      lookupById: db.prepare(`${LOOKUP_SELECT} WHERE k.id = ?`).raw(true),
       getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id WHERE k.org_id = ? AND k.id = ?`),
       listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
         WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
@@ -212,7 +250,7 @@ export class SqliteStore implements KeyStore {
       updateKey: db.prepare(`UPDATE keys SET name = coalesce(@name, name), enabled = coalesce(@enabled, enabled), updated_at = @at
         WHERE id = @id AND revoked_at IS NULL`),
       saveUsage: db.prepare(`INSERT INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at)
-        VALUES (@key_id, @hour_window, @hour_count, @own_window, @own_count, @at)
+        VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (key_id) DO UPDATE SET hour_window = excluded.hour_window, hour_count = excluded.hour_count,
           own_window = excluded.own_window, own_count = excluded.own_count, last_used_at = excluded.last_used_at`),
       appendAudit: db.prepare(
@@ -223,6 +261,8 @@ export class SqliteStore implements KeyStore {
       retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
       pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
     };
+    const columns = this.statements.lookup.columns().map((c) => c.name);
+    if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
     this.runInTransaction = db.transaction((fn: () => unknown) => fn());
   }
 
@@ -249,11 +289,11 @@ export class SqliteStore implements KeyStore {
   }
 
   findByHash(hash: string): KeyLookup | undefined {
-    return toLookup(this.statements.lookup.get(hash) as LookupRow | undefined);
+    return toLookup(lookupRow(this.statements.lookup.get(hash) as LookupValues | undefined));
   }
 
   findById(id: string): KeyLookup | undefined {
-    return toLookup(this.statements.lookupById.get(id) as LookupRow | undefined);
+    return toLookup(lookupRow(this.statements.lookupById.get(id) as LookupValues | undefined));
   }
 
   listSigningKeys(): SigningKeyRecord[] {
@@ -313,7 +353,7 @@ export class SqliteStore implements KeyStore {
   }
 
   saveUsage(keyId: string, usage: Usage, usedAt: number): void {
-    this.statements.saveUsage.run({ key_id: keyId, ...usage, at: usedAt });
+    this.statements.saveUsage.run(keyId, usage.hour_window, usage.hour_count, usage.own_window, usage.own_count, usedAt);
   }
 
   appendAudit(event: AuditEvent): void {

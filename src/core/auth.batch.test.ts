@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NOON, type World, createWorld, credential, rejectionOf } from '../testing/fixtures.js';
+import type { AccessTokenVerifier } from './access-tokens.js';
+import { Gate } from './auth.js';
+
+/**
+ * The gate reads each key once per batch (the admits of one event-loop turn) and writes its counter
+ * once; these pin down that this changes nothing a caller can see.
+ */
+
+const worlds: World[] = [];
+function world(...args: Parameters<typeof createWorld>): World {
+  const w = createWorld(...args);
+  worlds.push(w);
+  return w;
+}
+afterEach(() => {
+  for (const w of worlds.splice(0)) w.store.close();
+});
+
+const ACCESS_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJrZXkifQ.c2lnbmF0dXJl';
+
+describe('Gate: admits counted together in one turn', () => {
+  it('charges each key for its own admits and refuses a revoked key without holding the others back', async () => {
+    const w = world({ plan: 'enterprise', requests_per_hour: 100, max_concurrency: 100 });
+    const admin = await w.callerOf(w.tenant.adminSecret);
+    const a = w.service.generate(admin, { name: 'a' });
+    const b = w.service.generate(admin, { name: 'b' });
+    const revoked = w.service.generate(admin, { name: 'revoked' });
+    w.service.revoke(admin, { id: revoked.key.id });
+
+    const tokens = [a.secret, revoked.secret, b.secret, a.secret, a.secret, revoked.secret, b.secret];
+    const results = await Promise.allSettled(tokens.map((token) => w.gate.admit(credential(token))));
+
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.caller.key.id : (r.reason as { type: string }).type))).toEqual([
+      a.key.id,
+      'REVOKED_API_KEY',
+      b.key.id,
+      a.key.id,
+      a.key.id,
+      'REVOKED_API_KEY',
+      b.key.id,
+    ]);
+    const remainingOfA = results.filter((_, i) => tokens[i] === a.secret).map((r) => (r.status === 'fulfilled' ? r.value.caller.window.remaining : -1));
+    expect(remainingOfA).toEqual([99, 98, 97]);
+    expect((await w.gate.peek(credential(a.secret))).window.remaining).toBe(97);
+    expect((await w.gate.peek(credential(b.secret))).window.remaining).toBe(98);
+  });
+
+  it('charges a key once per admit when one turn reaches it both by its own token and by an access token', async () => {
+    const w = world({ plan: 'enterprise', requests_per_hour: 5, max_concurrency: 100 });
+    const verifier: AccessTokenVerifier = { verify: async () => ({ keyId: w.tenant.adminId, scopes: ['keys:read'], expiresAt: NOON + 60_000 }) };
+    const gate = new Gate(w.store, w.clock.read, { accessTokens: verifier });
+
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4].flatMap(() => [gate.admit(credential(w.tenant.adminSecret)), gate.admit(credential(ACCESS_TOKEN))]),
+    );
+
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ type: 'RATE_LIMIT_EXCEEDED' });
+    expect(await rejectionOf(gate.admit(credential(w.tenant.adminSecret)))).toMatchObject({ type: 'RATE_LIMIT_EXCEEDED' });
+    expect((await gate.peek(credential(w.tenant.adminSecret))).window.remaining).toBe(0);
+  });
+});
