@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LOCAL_IP } from '../core/auth.js';
+import type { KeyRecord } from '../core/model.js';
+import { createWorld, credential } from '../testing/fixtures.js';
+import { SCHEMA_VERSION, SchemaTooNewError, SqliteStore } from './sqlite.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dispersl-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+function keyRecord(orgId: string, id: string): KeyRecord {
+  return {
+    id,
+    org_id: orgId,
+    hash: `hash-of-${id}`,
+    start: 'pk_live_abcd',
+    name: id,
+    environment: 'live',
+    permissions: ['keys:read'],
+    allowed_ips: [],
+    expires_at: null,
+    enabled: true,
+    revoked_at: null,
+    rate_limit: null,
+    created_at: 1,
+    updated_at: 1,
+    last_used_at: null,
+    created_by: null,
+    rotated_from: null,
+    rotated_to: null,
+  };
+}
+
+describe('SqliteStore: opening a database', () => {
+  it('creates the schema at the current version, in WAL mode with foreign keys on', () => {
+    const store = new SqliteStore(join(dir, 'keys.db'));
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+      const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
+      expect(tables).toEqual(expect.arrayContaining(['organizations', 'keys', 'usage', 'audit_events']));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('opens an existing database again with its data', () => {
+    const path = join(dir, 'keys.db');
+    const first = createWorld({ path });
+    first.store.close();
+    const again = new SqliteStore(path);
+    try {
+      expect(again.getOrganization(first.tenant.org.id)).toEqual(first.tenant.org);
+      expect(again.getKey(first.tenant.org.id, first.tenant.adminId)?.permissions).toEqual(['admin']);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('refuses a database of a newer schema without changing it', () => {
+    const path = join(dir, 'future.db');
+    const future = new Database(path);
+    future.exec('CREATE TABLE from_the_future (x INTEGER)');
+    future.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    future.close();
+    const before = digest(path);
+    expect(() => new SqliteStore(path)).toThrow(SchemaTooNewError);
+    expect(() => new SqliteStore(path)).toThrow(/newer than this dispersl-mcp supports/);
+    expect(digest(path)).toBe(before);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
+    check.close();
+  });
+
+  it('creates its folder owner-only (0700) and its files owner-only (0600)', async () => {
+    const path = join(dir, 'nested', 'deeper', 'keys.db');
+    const w = createWorld({ path });
+    try {
+      (await w.gate.admit(credential(w.tenant.adminSecret))).release();
+      expect(mode(join(dir, 'nested'))).toBe(0o700);
+      expect(mode(join(dir, 'nested', 'deeper'))).toBe(0o700);
+      expect(mode(path)).toBe(0o600);
+      expect(mode(`${path}-wal`)).toBe(0o600);
+    } finally {
+      w.store.close();
+    }
+  });
+});
+
+describe('SqliteStore: guarded writes', () => {
+  it('answer false when the change they guard against already happened', () => {
+    const w = createWorld();
+    try {
+      const orgId = w.tenant.org.id;
+      const { store } = w;
+      for (const id of ['key_a', 'key_b', 'key_c']) store.insertKey(keyRecord(orgId, id));
+      expect(store.revokeKey('key_a', 10)).toBe(true);
+      expect(store.revokeKey('key_a', 20)).toBe(false);
+      expect(store.getKey(orgId, 'key_a')?.revoked_at).toBe(10);
+      expect(store.revokeKey('key_missing', 10)).toBe(false);
+      expect(store.updateKey('key_a', { name: 'late', at: 30 })).toBe(false);
+      expect(store.updateKey('key_b', { name: 'renamed', at: 30 })).toBe(true);
+      expect(store.getKey(orgId, 'key_b')).toMatchObject({ name: 'renamed', enabled: true, updated_at: 30 });
+      const rotation = { rotated_to: 'key_c', expires_at: 100, revoked_at: null, at: 40 };
+      expect(store.rotateKey('key_a', rotation)).toBe(false); // revoked
+      expect(store.rotateKey('key_b', rotation)).toBe(true);
+      expect(store.rotateKey('key_b', { ...rotation, rotated_to: 'key_a' })).toBe(false); // rotated already
+      expect(store.getKey(orgId, 'key_b')).toMatchObject({ rotated_to: 'key_c', expires_at: 100 });
+    } finally {
+      w.store.close();
+    }
+  });
+
+  it('enforce foreign keys', () => {
+    const w = createWorld();
+    try {
+      expect(() => w.store.insertKey(keyRecord('org_nobody', 'key_orphan'))).toThrow(/FOREIGN KEY/);
+      expect(w.store.getKey('org_nobody', 'key_orphan')).toBeUndefined();
+    } finally {
+      w.store.close();
+    }
+  });
+
+  it('keeps an organization’s keys out of another organization’s reads', () => {
+    const w = createWorld();
+    try {
+      const other = w.addTenant({ name: 'Other' });
+      expect(w.store.getKey(other.org.id, w.tenant.adminId)).toBeUndefined();
+      expect(w.store.listKeys(other.org.id, { limit: 10, includeRevoked: true }).map((k) => k.id)).toEqual([other.adminId]);
+    } finally {
+      w.store.close();
+    }
+  });
+});
+
+describe('SqliteStore: the write-ahead log', () => {
+  it('stays bounded while tens of thousands of requests are charged', async () => {
+    const path = join(dir, 'busy.db');
+    const w = createWorld({ path, plan: 'enterprise', requests_per_hour: 1_000_000, max_concurrency: 1_000 });
+    try {
+      const token = w.tenant.adminSecret;
+      const requests = 30_000;
+      let largest = 0;
+      for (let i = 0; i < requests; i++) {
+        // Mostly one request a transaction (the worst case for the log), with an occasional burst.
+        const burst = i % 1_000 === 0 ? 20 : 1;
+        const admissions = await Promise.all(Array.from({ length: burst }, () => w.gate.admit({ token, ip: LOCAL_IP })));
+        for (const a of admissions) a.release();
+        i += burst - 1;
+        if (i % 500 === 0) largest = Math.max(largest, statSync(`${path}-wal`).size);
+      }
+      largest = Math.max(largest, statSync(`${path}-wal`).size);
+      expect(largest).toBeGreaterThan(0);
+      expect(largest).toBeLessThan(8 * 1024 * 1024);
+      expect((await w.gate.peek(credential(token))).window.remaining).toBe(1_000_000 - requests);
+    } finally {
+      w.store.close();
+    }
+  }, 120_000);
+});
