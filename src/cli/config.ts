@@ -1,11 +1,15 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { LogLevel } from '../core/log.js';
+import { BaseUrlError, parseBaseUrl } from '../remote/base-url.js';
 
 /** Everything the process reads from its environment, in one place. */
 export interface Config {
   apiKey: string | undefined;
+  /** Remote mode's REST base, normalised (see src/remote/base-url.ts). */
   baseUrl: string | undefined;
+  /** Remote mode: how long one REST call may take, start to last byte. */
+  timeoutMs: number;
   dbPath: string;
   readOnly: boolean;
   host: string;
@@ -23,6 +27,23 @@ export function parsePort(value: string, source: string): number {
   return port;
 }
 
+function baseUrl(value: string | undefined): string | undefined {
+  if (!value?.trim()) return undefined;
+  try {
+    return parseBaseUrl(value).href;
+  } catch (err) {
+    if (err instanceof BaseUrlError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function timeoutMs(value: string | undefined): number {
+  if (!value?.trim()) return 10_000;
+  const ms = /^\d{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(ms >= 100 && ms <= 600_000)) throw new UsageError(`DISPERSL_TIMEOUT_MS must be milliseconds from 100 to 600000, got '${value}'`);
+  return ms;
+}
+
 function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -32,7 +53,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`DISPERSL_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   return {
     apiKey: env.DISPERSL_API_KEY?.trim() || undefined,
-    baseUrl: env.DISPERSL_BASE_URL?.trim() || undefined,
+    baseUrl: baseUrl(env.DISPERSL_BASE_URL),
+    timeoutMs: timeoutMs(env.DISPERSL_TIMEOUT_MS),
     dbPath: env.DISPERSL_DB?.trim() || join(homedir(), '.dispersl', 'dispersl.db'),
     readOnly: flag(env.DISPERSL_READ_ONLY),
     host: env.DISPERSL_HOST?.trim() || '127.0.0.1',

@@ -23,6 +23,7 @@ Options:
 Environment:
   DISPERSL_API_KEY   the caller's key (stdio)
   DISPERSL_BASE_URL  remote mode: call this REST API (e.g. http://127.0.0.1:8787/v1) instead of a local database
+  DISPERSL_TIMEOUT_MS  remote mode: how long one call may take (default 10000)
   DISPERSL_DB        database file (default ~/.dispersl/dispersl.db)
   DISPERSL_HOST, DISPERSL_PORT   serve's bind address (default 127.0.0.1:8787)
   DISPERSL_LOG_LEVEL debug | info | warn | error | silent (logs go to stderr)
@@ -107,7 +108,8 @@ function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return `the database file is not a valid dispersl database (${err.message})`;
-    if (code === 'SQLITE_CANTOPEN' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `cannot open the database: ${err.message}`;
+    // ENOTDIR/EISDIR/ENOENT/ELOOP/ENAMETOOLONG come from preparing the database's folder and file.
+    if (code === 'SQLITE_CANTOPEN' || /^E(ACCES|PERM|ROFS|NOTDIR|ISDIR|NOENT|LOOP|NAMETOOLONG)$/.test(code ?? '')) return `cannot open the database: ${err.message}`;
     if (code === 'EADDRINUSE') return `the address is already in use: ${err.message}`;
     return err.message;
   }

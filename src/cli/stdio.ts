@@ -12,7 +12,14 @@ const MISSING_KEY_HINT =
 async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; close(): void }> {
   if (config.baseUrl) {
     const { RemoteKeyApi } = await import('../remote/api.js');
-    return { api: new RemoteKeyApi({ baseUrl: config.baseUrl, apiKey: config.apiKey, logger }), close: () => {} };
+    const api = new RemoteKeyApi({
+      baseUrl: config.baseUrl,
+      apiKey: config.apiKey,
+      logger,
+      timeoutMs: config.timeoutMs,
+      userAgent: `dispersl-mcp/${VERSION} (remote mode)`,
+    });
+    return { api, close: () => api.close() };
   }
   const [{ LocalKeyApi }, { LOCAL_IP }, { openLocal }] = await Promise.all([
     import('../core/api.js'),
