@@ -27,7 +27,7 @@ export class LocalKeyApi implements KeyApi {
     private readonly credential: Credential,
   ) {}
 
-  private async run<T>(fn: (caller: Caller) => T): Promise<T> {
+  protected async run<T>(fn: (caller: Caller) => T): Promise<T> {
     const admission = await this.gate.admit(this.credential);
     try {
       return fn(admission.caller);

@@ -288,6 +288,11 @@ export class SqliteStore implements KeyStore {
     return this.statements.getOrg.get(id) as Organization | undefined;
   }
 
+  /** How many organizations exist: `serve` bootstraps one on an empty database. */
+  organizationCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM organizations').get() as { n: number }).n;
+  }
+
   findByHash(hash: string): KeyLookup | undefined {
     return toLookup(lookupRow(this.statements.lookup.get(hash) as LookupValues | undefined));
   }

@@ -1,0 +1,26 @@
+import type { Credential } from '../core/auth.js';
+import { incomingOf, type AppContext } from './env.js';
+
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+/** The token a request presents: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. */
+export function headerToken(c: AppContext): string | undefined {
+  const authorization = c.req.header('authorization');
+  const bearer = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+  if (bearer !== undefined) return bearer;
+  const apiKey = c.req.header('x-api-key')?.trim();
+  return apiKey === '' ? undefined : apiKey;
+}
+
+/**
+ * The peer address of the TCP connection. Forwarding headers are not trusted: anyone can send
+ * them, and an IP allowlist that believed them would allow everyone.
+ */
+export function clientIp(c: AppContext): string {
+  return incomingOf(c)?.socket?.remoteAddress ?? '';
+}
+
+export function credentialOf(c: AppContext, token: string | undefined = headerToken(c)): Credential {
+  const organizationId = c.req.header('x-organization-id')?.trim();
+  return { token, ip: clientIp(c), organizationId: organizationId === '' ? undefined : organizationId };
+}

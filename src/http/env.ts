@@ -1,0 +1,34 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'hono';
+import type { Caller } from '../core/auth.js';
+
+/** What a request carries through the middleware chain. */
+export interface AppVariables {
+  requestId: string;
+  /** The admitted caller of an authenticated REST request. */
+  caller: Caller;
+  /** The caller key's `start`, the only part of a key a log line may show. */
+  keyStart: string;
+}
+
+/** @hono/node-server passes the raw request and response; `app.request()` in tests passes nothing (or a stub). */
+export interface NodeBindings {
+  incoming?: IncomingMessage;
+  outgoing?: ServerResponse;
+}
+
+export interface AppEnv {
+  Bindings: NodeBindings;
+  Variables: AppVariables;
+}
+
+export type AppContext = Context<AppEnv>;
+
+/** The Node request behind a context, when there is one (not under `app.request()` without bindings). */
+export function incomingOf(c: AppContext): IncomingMessage | undefined {
+  return (c.env as NodeBindings | undefined)?.incoming;
+}
+
+export function outgoingOf(c: AppContext): ServerResponse | undefined {
+  return (c.env as NodeBindings | undefined)?.outgoing;
+}

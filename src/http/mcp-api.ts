@@ -1,0 +1,56 @@
+import { type Admission, type Caller, type Credential, type Gate } from '../core/auth.js';
+import { LocalKeyApi } from '../core/api.js';
+import type { Window } from '../core/limits.js';
+import type { KeyService } from '../core/service.js';
+
+/**
+ * The KeyApi of one MCP-over-HTTP request. The request has already been authenticated: either
+ * peeked (free; its caller answers permissions() without a second lookup), or, for a lone
+ * tools/call, admitted and charged up front, in which case that admission serves the tool's one
+ * operation instead of a second pass through the gate. It remembers the last window it saw, for
+ * the response's rate-limit headers.
+ */
+export class HttpKeyApi extends LocalKeyApi {
+  window: Window | undefined;
+  private admitted: Admission | undefined;
+
+  constructor(
+    gate: Gate,
+    service: KeyService,
+    credential: Credential,
+    private readonly known: Caller | undefined,
+    admitted?: Admission,
+  ) {
+    super(gate, service, credential);
+    this.admitted = admitted;
+    this.window = (admitted?.caller ?? known)?.window;
+  }
+
+  protected override run<T>(fn: (caller: Caller) => T): Promise<T> {
+    const admitted = this.admitted;
+    if (admitted === undefined) {
+      return super.run((caller) => {
+        this.window = caller.window;
+        return fn(caller);
+      });
+    }
+    this.admitted = undefined;
+    try {
+      return Promise.resolve(fn(admitted.caller));
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  override async permissions(): Promise<readonly string[] | undefined> {
+    return (this.known ?? this.admitted?.caller)?.key.permissions ?? super.permissions();
+  }
+
+  /** Frees an up-front admission that no operation used (the call failed before reaching the service). */
+  release(): void {
+    this.admitted?.release();
+    this.admitted = undefined;
+  }
+}

@@ -1,0 +1,148 @@
+import type { Handler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Admission, Caller, Clock, Gate } from '../core/auth.js';
+import { type DisperslError, asDisperslError } from '../core/errors.js';
+import type { KeyService } from '../core/service.js';
+import { JSONRPC, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS, isWriteTool } from '../mcp/protocol.js';
+import { SNAPSHOT } from '../mcp/snapshot.js';
+import { hasJsonContentType, parseJson, readBody } from './body.js';
+import { credentialOf, headerToken } from './credential.js';
+import type { AppContext, AppEnv } from './env.js';
+import { HttpKeyApi } from './mcp-api.js';
+import { wwwAuthenticate } from './middleware/errors.js';
+import { hostAllowed, originAllowed } from './origin.js';
+import { rateLimitHeaders } from './ratelimit.js';
+
+/**
+ * MCP over Streamable HTTP, stateless: every POST carries its credential and is answered with
+ * application/json, so no session, server or transport is kept or built per request. The one
+ * process-wide McpDispatcher answers each message with the caller as a per-request context.
+ */
+
+export interface McpOptions {
+  gate: Gate;
+  service: KeyService;
+  dispatcher: McpDispatcher;
+  clock: Clock;
+  bodyLimit: number;
+  maxDepth: number;
+  /** Bound to a loopback address: Host must then be a loopback name. */
+  loopbackBind: boolean;
+}
+
+export interface EndpointOptions {
+  /** /mcp takes the key from the headers; /ot/<key> from the path. */
+  keyFrom: 'header' | 'path';
+  readOnly: boolean;
+}
+
+/** JSON-RPC's server-error range, for failures the transport reports before any message is handled. */
+const RPC = { REFUSED: -32000, UNAUTHORIZED: -32001 } as const;
+const MAX_BATCH = 100;
+const TOOL_NAMES = new Set(SNAPSHOT.map((tool) => tool.name));
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function rpcFailure(c: AppContext, status: ContentfulStatusCode, code: number, message: string, data?: unknown): Response {
+  return c.json({ jsonrpc: '2.0', id: null, error: { code, message, ...(data !== undefined && { data }) } }, status);
+}
+
+/** A contract error before dispatch: its HTTP status, and the envelope as the JSON-RPC error's data. */
+function failure(c: AppContext, error: DisperslError): Response {
+  if (error.status === 401) c.header('WWW-Authenticate', wwwAuthenticate(error));
+  if (error.type === 'PAYLOAD_TOO_LARGE') c.header('Connection', 'close');
+  const code = error.status === 401 || error.status === 403 ? RPC.UNAUTHORIZED : error.status < 500 ? JSONRPC.INVALID_REQUEST : JSONRPC.INTERNAL_ERROR;
+  return rpcFailure(c, error.status as ContentfulStatusCode, code, error.message, error.toEnvelope().error);
+}
+
+/**
+ * A single tools/call the dispatcher will hand to a tool. Such a request is admitted (and charged)
+ * up front: one pass through the gate authenticates it and pays for the call. Anything else is
+ * only peeked at, which costs nothing, exactly as over stdio.
+ */
+function isChargedCall(message: unknown, readOnly: boolean): boolean {
+  if (!isObject(message) || message.jsonrpc !== '2.0' || message.method !== 'tools/call') return false;
+  if (typeof message.id !== 'string' && typeof message.id !== 'number') return false;
+  const params = message.params;
+  if (!isObject(params) || typeof params.name !== 'string' || !TOOL_NAMES.has(params.name)) return false;
+  if (readOnly && isWriteTool(params.name)) return false;
+  return params.arguments === undefined || isObject(params.arguments);
+}
+
+async function authenticate(options: McpOptions, c: AppContext, token: string | undefined, charge: boolean): Promise<{ known?: Caller; admitted?: Admission }> {
+  const credential = credentialOf(c, token);
+  if (charge) {
+    try {
+      return { admitted: await options.gate.admit(credential) };
+    } catch (err) {
+      // Over the limit: the tool call itself reports it, as a tool error, like over stdio.
+      if (asDisperslError(err).status !== 429) throw err;
+    }
+  }
+  return { known: await options.gate.peek(credential) };
+}
+
+export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: EndpointOptions): Handler<AppEnv> {
+  const { dispatcher, gate, service } = options;
+  return async function mcp(c) {
+    const host = c.req.header('host');
+    if (!hostAllowed(host, options.loopbackBind)) {
+      return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: Host must be a loopback name when the server is bound to loopback');
+    }
+    if (!originAllowed(c.req.header('origin'), host)) return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: requests from this Origin are not allowed');
+    const version = c.req.header('mcp-protocol-version');
+    if (version !== undefined && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+      return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+    }
+    if (!hasJsonContentType(c)) return rpcFailure(c, 415, JSONRPC.INVALID_REQUEST, 'Unsupported Media Type: send JSON-RPC as application/json');
+
+    let text: string;
+    try {
+      text = await readBody(c, options.bodyLimit);
+    } catch (err) {
+      return failure(c, asDisperslError(err));
+    }
+    const parsed = parseJson(text, options.maxDepth);
+    const token = keyFrom === 'path' ? c.req.param('key') : headerToken(c);
+    let auth: { known?: Caller; admitted?: Admission };
+    try {
+      // Every request, initialize included, needs a valid key; a bad key is refused before a bad body.
+      auth = await authenticate(options, c, token, parsed.ok && isChargedCall(parsed.value, readOnly));
+    } catch (err) {
+      return failure(c, asDisperslError(err));
+    }
+    const caller = (auth.admitted?.caller ?? auth.known)!;
+    c.set('keyStart', caller.key.start);
+    const api = new HttpKeyApi(gate, service, credentialOf(c, token), auth.known, auth.admitted);
+    try {
+      if (!parsed.ok) {
+        return parsed.reason === 'syntax'
+          ? rpcFailure(c, 400, JSONRPC.PARSE_ERROR, 'Parse error: the body is not valid JSON')
+          : rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Invalid Request: ${parsed.error.message}`);
+      }
+      const batch = Array.isArray(parsed.value) ? parsed.value : undefined;
+      if (batch !== undefined && (batch.length === 0 || batch.length > MAX_BATCH)) {
+        return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Invalid Request: a batch holds 1 to ${MAX_BATCH} messages`);
+      }
+      const context = { api, readOnly };
+      const answers = batch ? await Promise.all(batch.map((m) => dispatcher.handle(m, context))) : [await dispatcher.handle(parsed.value, context)];
+      if (api.window) for (const [name, value] of Object.entries(rateLimitHeaders(api.window, options.clock()))) c.header(name, value);
+      const results = answers.filter((answer) => answer !== undefined);
+      // Only notifications and responses: accepted, nothing to answer.
+      if (results.length === 0) return c.body(null, 202);
+      return c.json(batch ? results : results[0], 200);
+    } finally {
+      api.release();
+    }
+  };
+}
+
+/** GET (a server-sent event stream) and DELETE (ending a session) have no meaning on a stateless server. */
+export function mcpMethodNotAllowed(): Handler<AppEnv> {
+  return function mcpMethodNotAllowed(c) {
+    c.header('Allow', 'POST');
+    return rpcFailure(c, 405, RPC.REFUSED, 'Method Not Allowed: this server is stateless and answers POST only');
+  };
+}

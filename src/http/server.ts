@@ -1,0 +1,66 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Logger } from '../core/log.js';
+import type { AppEnv } from './env.js';
+
+export interface ServerOptions {
+  app: Hono<AppEnv>;
+  host: string;
+  port: number;
+  logger: Logger;
+  /** How long shutdown waits for in-flight requests before cutting the connections left (default 10 s). */
+  drainTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, then resolves. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export function startServer({ app, host, port, logger, drainTimeoutMs = 10_000 }: ServerOptions): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }) as Server;
+    // Slow or stalled clients must not hold a connection (and its memory) for long.
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 15_000;
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      server.on('error', (err) => logger.error('http server error', { error: err.message }));
+      const actual = (server.address() as AddressInfo).port;
+      let closing: Promise<void> | undefined;
+      resolve({
+        url: urlOf(host, actual),
+        port: actual,
+        close: () => (closing ??= drain(server, drainTimeoutMs)),
+      });
+    });
+  });
+}
+
+/**
+ * Graceful stop: the listening socket closes at once, idle keep-alive connections are closed,
+ * and connections that are busy get closed as soon as their response is out. Past the timeout,
+ * whatever is left is cut.
+ */
+function drain(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    deadline.unref();
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
