@@ -50,9 +50,11 @@ function deferredApi(config: Config, logger: Logger): KeyApi & { load(): Promise
       let api: KeyApi;
       try {
         api = (await load()).api;
-      } catch {
+      } catch (err) {
         const { DisperslError } = await import('../core/errors.js');
-        throw new DisperslError('INTERNAL_ERROR', 'The server could not open its key store; see its log (stderr) for why');
+        // The model cannot read stderr: say what is wrong (a path, a file state, a version; no SQL) so it can tell the user.
+        const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+        throw new DisperslError('INTERNAL_ERROR', `The server could not open its key store (${config.dbPath}): ${reason}. Fix it, then restart this MCP server.`);
       }
       return (api[method] as (...a: unknown[]) => unknown)(...args);
     };
