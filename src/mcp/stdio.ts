@@ -36,22 +36,34 @@ export function serveStdio(dispatcher: McpDispatcher, context: McpContext, input
     inFlight.add(done);
     void done.finally(() => inFlight.delete(done));
   };
+  // An oversized message is refused once; the rest of its line, however it arrives, is dropped.
+  let discarding = false;
+  const tooLarge = () => send(rpcError(null, JSONRPC.INVALID_REQUEST, 'Invalid Request: message too large'));
   input.setEncoding('utf8');
   input.on('data', (chunk: string) => {
     buffer += chunk;
     let newline = buffer.indexOf('\n');
     while (newline !== -1) {
-      handleLine(buffer.slice(0, newline));
+      const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + 1);
+      if (discarding) discarding = false;
+      else if (line.length > MAX_LINE) tooLarge();
+      else handleLine(line);
       newline = buffer.indexOf('\n');
     }
     if (buffer.length > MAX_LINE) {
       buffer = '';
-      send(rpcError(null, JSONRPC.INVALID_REQUEST, 'Invalid Request: message too large'));
+      if (!discarding) tooLarge();
+      discarding = true;
     }
   });
   return new Promise((resolve) => {
-    const finish = () => void Promise.allSettled([...inFlight]).then(() => resolve());
+    const finish = () => {
+      // A last message may come without its newline before the input closes.
+      if (!discarding) handleLine(buffer);
+      buffer = '';
+      void Promise.allSettled([...inFlight]).then(() => resolve());
+    };
     input.once('end', finish);
   });
 }
