@@ -159,3 +159,79 @@ export function toolOutcome(message: RpcMessage): ToolOutcome {
   if (result.isError) return { ok: false, error: (JSON.parse(text) as { error: never }).error, text };
   return { ok: true, value: result.structuredContent ?? {}, text };
 }
+
+/** `dispersl-mcp serve` on a free loopback port, with everything it writes kept. */
+export class ServeProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly ready: Promise<string>;
+
+  constructor(env: NodeJS.ProcessEnv, args: string[] = ['--port', '0']) {
+    this.child = spawn(process.execPath, [CLI, 'serve', ...args], { env, stdio: 'pipe' });
+    this.child.stdout.setEncoding('utf8').on('data', (c: string) => (this.stdout += c));
+    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start within 15 s: ${this.stderr}`)), 15_000);
+      this.child.stderr.setEncoding('utf8').on('data', (c: string) => {
+        this.stderr += c;
+        const url = /"msg":"dispersl-mcp serve listening".*?"url":"([^"]+)"/.exec(this.stderr)?.[1];
+        if (url) {
+          clearTimeout(timer);
+          resolve(url);
+        }
+      });
+      void this.exited.then(({ code }) => {
+        clearTimeout(timer);
+        reject(new Error(`serve exited (${code}) before listening: ${this.stderr}`));
+      });
+    });
+  }
+
+  /** The base URL (http://127.0.0.1:port) once the server listens. */
+  url(): Promise<string> {
+    return this.ready;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+
+  /** SIGTERM (graceful drain), then SIGKILL if it is still there after timeoutMs. */
+  async stop(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
+
+/** One REST call with a key; never throws on an HTTP status, only on a network failure or the timeout. */
+export async function rest(base: string, method: string, path: string, key: string | undefined, body?: unknown, timeoutMs = 15_000): Promise<HttpAnswer> {
+  const headers: Record<string, string> = {};
+  if (key !== undefined) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(base + path, {
+    method,
+    headers,
+    ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}

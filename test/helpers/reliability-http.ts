@@ -1,0 +1,78 @@
+import { request } from 'node:http';
+import { type HttpAnswer, rest } from './reliability-proc.js';
+
+/**
+ * A REST request held open by its own client: the headers (and the key) go out at once, so the
+ * server admits it and takes a concurrency slot, but the JSON body is sent only when the test says.
+ * This is the real slow path of a slow client; no hook in the product is needed.
+ */
+export class HeldRequest {
+  private readonly req;
+  readonly answer: Promise<HttpAnswer | 'disconnected'>;
+  private readonly body: string;
+
+  constructor(base: string, key: string, name = 'held') {
+    this.body = JSON.stringify({ name });
+    this.req = request(`${base}/v1/api-keys`, {
+      method: 'POST',
+      agent: false,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(this.body)) },
+    });
+    this.answer = new Promise((resolve) => {
+      this.req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json });
+        });
+      });
+      this.req.on('error', () => resolve('disconnected'));
+    });
+    this.req.flushHeaders();
+    this.req.write(this.body.slice(0, 3));
+  }
+
+  /** Sends the rest of the body: the request completes. */
+  complete(): Promise<HttpAnswer | 'disconnected'> {
+    this.req.end(this.body.slice(3));
+    return this.answer;
+  }
+
+  /** Sends a rest of the same length that breaks the JSON: the handler fails with 400. */
+  fail(): Promise<HttpAnswer | 'disconnected'> {
+    this.req.end('#'.repeat(Buffer.byteLength(this.body) - 3));
+    return this.answer;
+  }
+
+  /** The client goes away mid-body. */
+  disconnect(): void {
+    this.req.destroy();
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until `accept` holds (bounded: at most `tries` probes, `pauseMs` apart); returns the last answer. */
+export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, tries = 100, pauseMs = 20): Promise<T> {
+  let last = await probe();
+  for (let i = 1; i < tries && !accept(last); i++) {
+    await sleep(pauseMs);
+    last = await probe();
+  }
+  return last;
+}
+
+export function errorType(answer: HttpAnswer): string | undefined {
+  return (answer.json as { error?: { type?: string } } | undefined)?.error?.type;
+}
+
+/** GET /v1/me as a probe of the key's free slots. */
+export function probe(base: string, key: string): Promise<HttpAnswer> {
+  return rest(base, 'GET', '/v1/me', key);
+}
