@@ -15,6 +15,13 @@ import { buildOpenApi } from './openapi.js';
 import { isLoopbackName } from './origin.js';
 import type { Route, RouteDeps } from './route.js';
 import { ROUTES } from './routes/index.js';
+import type { ClientCredentialsDeps } from '../oauth/client-credentials.js';
+import { AUTHORIZATION_SERVER_PATH, AUTHORIZE_PATH, PROTECTED_RESOURCE_PATH, RESOURCE_PATHS, TOKEN_PATH } from '../oauth/metadata.js';
+import { resourceMetadata } from './middleware/resource-metadata.js';
+import { oauthAuthorizeRoute } from './routes/oauth.authorize.js';
+import { oauthTokenRoute } from './routes/oauth.token.js';
+import { authorizationServerRoute } from './routes/well-known.authorization-server.js';
+import { protectedResourceRoute } from './routes/well-known.protected-resource.js';
 
 export interface AppOptions {
   gate: Gate;
@@ -31,6 +38,8 @@ export interface AppOptions {
   host?: string;
   /** --read-only: the MCP endpoints hide and refuse write tools, and REST write routes answer 403. */
   readOnly?: boolean;
+  /** OAuth 2.0 client credentials (POST /oauth/token) and its discovery documents; their base URL is the tokens' issuer. */
+  oauth?: ClientCredentialsDeps;
 }
 
 const MCP_PATHS = [
@@ -68,6 +77,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   const app = new Hono<AppEnv>();
   app.use(requestLog({ logger }));
+  const oauth = options.oauth;
+  if (oauth) {
+    const baseUrl = () => oauth.tokens.issuer;
+    app.use(resourceMetadata({ baseUrl }));
+    app.post(TOKEN_PATH, oauthTokenRoute(oauth));
+    app.get(AUTHORIZE_PATH, oauthAuthorizeRoute());
+    app.get(AUTHORIZATION_SERVER_PATH, authorizationServerRoute({ baseUrl }));
+    for (const path of RESOURCE_PATHS) app.get(`${PROTECTED_RESOURCE_PATH}${path}`, protectedResourceRoute({ baseUrl, resourcePath: path }));
+  }
   app.onError(handleErrors({ logger }));
   app.notFound(notFound({ allowed: allowedMethods(ROUTES) }));
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { DisperslError, invalidRequest } from '../core/errors.js';
-import { incomingOf, type AppContext } from './env.js';
+import { type AppContext, headerOf, incomingOf } from './env.js';
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 export const DEFAULT_MAX_DEPTH = 64;
@@ -13,7 +13,7 @@ const cutShort = () => invalidRequest([{ path: '', message: 'the request body wa
 
 /** A declared Content-Length over the limit, known before a byte of the body is read. */
 export function declaredTooLarge(c: AppContext, limit: number): boolean {
-  const declared = c.req.header('content-length');
+  const declared = headerOf(c, 'content-length');
   return declared !== undefined && Number(declared) > limit;
 }
 
@@ -98,7 +98,7 @@ function isJsonType(contentType: string | undefined): boolean {
 }
 
 export function hasJsonContentType(c: AppContext): boolean {
-  return isJsonType(c.req.header('content-type'));
+  return isJsonType(headerOf(c, 'content-type'));
 }
 
 /**

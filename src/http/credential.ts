@@ -1,14 +1,14 @@
 import type { Credential } from '../core/auth.js';
-import { incomingOf, type AppContext } from './env.js';
+import { type AppContext, headerOf, incomingOf } from './env.js';
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /** The token a request presents: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. */
 export function headerToken(c: AppContext): string | undefined {
-  const authorization = c.req.header('authorization');
+  const authorization = headerOf(c, 'authorization');
   const bearer = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
   if (bearer !== undefined) return bearer;
-  const apiKey = c.req.header('x-api-key')?.trim();
+  const apiKey = headerOf(c, 'x-api-key')?.trim();
   return apiKey === '' ? undefined : apiKey;
 }
 
@@ -21,6 +21,6 @@ export function clientIp(c: AppContext): string {
 }
 
 export function credentialOf(c: AppContext, token: string | undefined = headerToken(c)): Credential {
-  const organizationId = c.req.header('x-organization-id')?.trim();
+  const organizationId = headerOf(c, 'x-organization-id')?.trim();
   return { token, ip: clientIp(c), organizationId: organizationId === '' ? undefined : organizationId };
 }

@@ -32,3 +32,14 @@ export function incomingOf(c: AppContext): IncomingMessage | undefined {
 export function outgoingOf(c: AppContext): ServerResponse | undefined {
   return (c.env as NodeBindings | undefined)?.outgoing;
 }
+
+/**
+ * A request header by lower-case name. Under @hono/node-server it reads Node's parsed headers:
+ * `c.req.header()` would first build a web Headers object of all of them, for each request.
+ */
+export function headerOf(c: AppContext, name: string): string | undefined {
+  const incoming = incomingOf(c);
+  if (incoming === undefined) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}

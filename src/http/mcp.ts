@@ -7,7 +7,7 @@ import { JSONRPC, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS, isWriteTool }
 import { SNAPSHOT } from '../mcp/snapshot.js';
 import { hasJsonContentType, parseJson, readBody } from './body.js';
 import { credentialOf, headerToken } from './credential.js';
-import type { AppContext, AppEnv } from './env.js';
+import { type AppContext, type AppEnv, headerOf } from './env.js';
 import { HttpKeyApi } from './mcp-api.js';
 import { wwwAuthenticate } from './middleware/errors.js';
 import { hostAllowed, originAllowed } from './origin.js';
@@ -87,12 +87,12 @@ async function authenticate(options: McpOptions, c: AppContext, token: string | 
 export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: EndpointOptions): Handler<AppEnv> {
   const { dispatcher, gate, service } = options;
   return async function mcp(c) {
-    const host = c.req.header('host');
+    const host = headerOf(c, 'host');
     if (!hostAllowed(host, options.loopbackBind)) {
       return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: Host must be a loopback name when the server is bound to loopback');
     }
-    if (!originAllowed(c.req.header('origin'), host)) return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: requests from this Origin are not allowed');
-    const version = c.req.header('mcp-protocol-version');
+    if (!originAllowed(headerOf(c, 'origin'), host)) return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: requests from this Origin are not allowed');
+    const version = headerOf(c, 'mcp-protocol-version');
     if (version !== undefined && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
     }

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../core/log.js';
-import type { AppEnv } from '../env.js';
+import { type AppEnv, headerOf } from '../env.js';
 import { redactPath } from '../redact.js';
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -22,11 +22,12 @@ function nextId(): string {
 export const requestLog = ({ logger }: { logger: Logger }): MiddlewareHandler<AppEnv> =>
   async function requestLog(c, next) {
     const started = performance.now();
-    const given = c.req.header('x-request-id');
+    const given = headerOf(c, 'x-request-id');
     const requestId = given !== undefined && CLIENT_ID.test(given) ? given : nextId();
     c.set('requestId', requestId);
-    await next();
+    // Set before the response exists: setting a header on a finished response makes Hono rebuild it.
     c.header('X-Request-ID', requestId);
+    await next();
     logger.info('request', {
       request_id: requestId,
       method: c.req.method,
