@@ -58,6 +58,18 @@ export class HeldRequest {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * Waits, at most 25 s, until the current hour has at least that long to run, so a test that counts
+ * the hourly quota never straddles two windows. Returns the window's start (epoch ms).
+ */
+export async function awayFromHourEdge(): Promise<number> {
+  const left = HOUR_MS - (Date.now() % HOUR_MS);
+  if (left < 25_000) await sleep(left + 100);
+  return Date.now() - (Date.now() % HOUR_MS);
+}
+
 /** Polls `probe` until `accept` holds (bounded: at most `tries` probes, `pauseMs` apart); returns the last answer. */
 export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, tries = 100, pauseMs = 20): Promise<T> {
   let last = await probe();

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOUR_MS } from '../../src/core/limits.js';
 import { hashToken } from '../../src/core/tokens.js';
 import { invariantViolations, query, tempDir } from '../helpers/reliability-db.js';
-import { sleep } from '../helpers/reliability-http.js';
+import { awayFromHourEdge, sleep } from '../helpers/reliability-http.js';
 import { type HttpAnswer, ServeProcess, StdioProcess, cliEnv, initDb, rest } from '../helpers/reliability-proc.js';
 
 /**
@@ -30,13 +29,6 @@ type Write =
 interface Sent {
   write: Write;
   answer?: { status: number; body: unknown };
-}
-
-/** Waits, at most 25 s, until the current hour has at least that long to run, so one test never straddles two quota windows. */
-async function awayFromHourEdge(): Promise<number> {
-  const left = HOUR_MS - (Date.now() % HOUR_MS);
-  if (left < 25_000) await sleep(left + 100);
-  return Date.now() - (Date.now() % HOUR_MS);
 }
 
 function rows(db: string): Map<string, KeyRow> {

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invariantViolations, query, tempDir } from '../helpers/reliability-db.js';
+import { awayFromHourEdge } from '../helpers/reliability-http.js';
+import { ServeProcess, StdioProcess, cliEnv, initDb, rest } from '../helpers/reliability-proc.js';
+import { runs } from './runs.js';
+
+/**
+ * Four processes on one database — two HTTP servers and two stdio servers — charge the same key
+ * at once, far past its hourly quota. Exactly the quota is admitted, every other request is a
+ * clean 429, and no SQLITE_BUSY or 5xx reaches any client.
+ */
+const QUOTA = runs(300);
+const PER_PROCESS = runs(200);
+const CLIENTS_PER_SERVER = 12;
+
+type Outcome = 'admitted' | 'RATE_LIMIT_EXCEEDED' | string;
+
+describe('many processes charging one key on one database', () => {
+  const tmp = tempDir('many');
+  let key: string;
+  let keyId: string;
+  const servers: ServeProcess[] = [];
+  const stdios: StdioProcess[] = [];
+
+  beforeAll(async () => {
+    ({ secret: key, keyId } = await initDb(tmp.dir, tmp.db(), ['--plan', 'enterprise', '--requests-per-hour', String(QUOTA), '--max-concurrency', '1000']));
+    const env = cliEnv(tmp.dir, { DISPERSL_DB: tmp.db(), DISPERSL_API_KEY: key });
+    for (let i = 0; i < 2; i++) servers.push(new ServeProcess(env));
+    for (let i = 0; i < 2; i++) stdios.push(new StdioProcess(env));
+    await Promise.all([...servers.map((s) => s.url()), ...stdios.map((s) => s.initialize())]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([...servers.map((s) => s.stop()), ...stdios.map((s) => s.close())]);
+    tmp.cleanup();
+  });
+
+  it('admits exactly the quota, refuses the rest with 429, and lets no SQLITE_BUSY or 5xx through', async () => {
+    const window = await awayFromHourEdge();
+    const outcomes: Outcome[] = [];
+
+    /** REST and MCP-over-HTTP calls, alternating, from several clients of one server. */
+    const overHttp = async (server: ServeProcess) => {
+      const base = await server.url();
+      let left = PER_PROCESS;
+      const client = async () => {
+        while (left-- > 0) {
+          if (left % 2 === 0) {
+            const a = await rest(base, 'GET', '/v1/me', key);
+            outcomes.push(a.status === 200 ? 'admitted' : ((a.json as { error?: { type: string } })?.error?.type ?? `HTTP ${a.status}`));
+          } else {
+            const a = await rest(base, 'POST', '/mcp', key, { jsonrpc: '2.0', id: left, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+            const result = (a.json as { result?: { isError?: boolean; content: Array<{ text: string }> } })?.result;
+            if (a.status !== 200 || !result) outcomes.push(`HTTP ${a.status}`);
+            else outcomes.push(result.isError ? (JSON.parse(result.content[0]!.text) as { error: { type: string } }).error.type : 'admitted');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: CLIENTS_PER_SERVER }, client));
+    };
+
+    /** Pipelined tool calls: all written at once, answered as each is charged. */
+    const overStdio = async (stdio: StdioProcess) => {
+      const answers = await Promise.all(Array.from({ length: PER_PROCESS }, () => stdio.call('whoami', {}, 30_000)));
+      for (const out of answers) outcomes.push(out.ok ? 'admitted' : 'error' in out ? out.error.type : `RPC ${out.rpc.code}`);
+    };
+
+    await Promise.all([...servers.map(overHttp), ...stdios.map(overStdio)]);
+
+    const tally = outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {});
+    expect(outcomes).toHaveLength(4 * PER_PROCESS);
+    expect(tally).toEqual({ admitted: QUOTA, RATE_LIMIT_EXCEEDED: 4 * PER_PROCESS - QUOTA });
+    const logs = [...servers.map((s) => s.stderr), ...stdios.map((s) => s.stderr)].join('\n');
+    expect(logs).not.toMatch(/SQLITE_BUSY|database is locked|"status":5\d\d|"level":"error"/);
+    const usage = query<{ hour_window: number; hour_count: number }>(tmp.db(), 'SELECT hour_window, hour_count FROM usage WHERE key_id = ?', keyId)[0]!;
+    expect(usage).toEqual({ hour_window: window, hour_count: QUOTA });
+    expect(invariantViolations(tmp.db())).toEqual([]);
+  });
+});
