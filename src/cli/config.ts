@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { LogLevel } from '../core/log.js';
 import { BaseUrlError, parseBaseUrl } from '../remote/base-url.js';
+import { PublicUrlError, parsePublicUrl } from '../oauth/public-url.js';
 
 /** Everything the process reads from its environment, in one place. */
 export interface Config {
@@ -11,6 +12,8 @@ export interface Config {
   /** Remote mode: how long one REST call may take, start to last byte. */
   timeoutMs: number;
   dbPath: string;
+  /** serve: the origin clients reach it at (DISPERSL_PUBLIC_URL); the OAuth issuer. Default: http://<host>:<port>. */
+  publicUrl?: string | undefined;
   readOnly: boolean;
   host: string;
   port: number;
@@ -37,6 +40,16 @@ function baseUrl(value: string | undefined): string | undefined {
   }
 }
 
+function publicUrl(value: string | undefined): string | undefined {
+  if (!value?.trim()) return undefined;
+  try {
+    return parsePublicUrl(value);
+  } catch (err) {
+    if (err instanceof PublicUrlError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 function timeoutMs(value: string | undefined): number {
   if (!value?.trim()) return 10_000;
   const ms = /^\d{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
@@ -56,6 +69,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     baseUrl: baseUrl(env.DISPERSL_BASE_URL),
     timeoutMs: timeoutMs(env.DISPERSL_TIMEOUT_MS),
     dbPath: env.DISPERSL_DB?.trim() || join(homedir(), '.dispersl', 'dispersl.db'),
+    publicUrl: publicUrl(env.DISPERSL_PUBLIC_URL),
     readOnly: flag(env.DISPERSL_READ_ONLY),
     host: env.DISPERSL_HOST?.trim() || '127.0.0.1',
     port: env.DISPERSL_PORT ? parsePort(env.DISPERSL_PORT.trim(), 'DISPERSL_PORT') : 8787,

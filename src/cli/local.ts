@@ -1,4 +1,6 @@
+import type { AccessTokenVerifier } from '../core/access-tokens.js';
 import { Gate } from '../core/auth.js';
+import type { KeyStore } from '../core/store.js';
 import { KeyService } from '../core/service.js';
 import { SqliteStore } from '../store/sqlite.js';
 
@@ -9,7 +11,12 @@ export interface Local {
   service: KeyService;
 }
 
-export function openLocal(dbPath: string): Local {
+export interface LocalOptions {
+  /** serve: the OAuth access tokens the gate accepts beside keys (built here so it shares the store). */
+  accessTokens?: (store: KeyStore) => AccessTokenVerifier;
+}
+
+export function openLocal(dbPath: string, options: LocalOptions = {}): Local {
   const store = new SqliteStore(dbPath);
-  return { store, gate: new Gate(store), service: new KeyService(store) };
+  return { store, gate: new Gate(store, Date.now, { accessTokens: options.accessTokens?.(store) }), service: new KeyService(store) };
 }

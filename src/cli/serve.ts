@@ -58,15 +58,22 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     import('../mcp/protocol.js'),
     import('../mcp/run-tool.js'),
   ]);
-  const local = openLocal(config.dbPath);
+  const { AccessTokens } = await import('../oauth/access-tokens.js');
+  const { localUrl } = await import('../oauth/public-url.js');
+  // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
+  let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
+  let tokens: InstanceType<typeof AccessTokens> | undefined;
+  const local = openLocal(config.dbPath, { accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
+  const oauth = tokens && { tokens, authenticate: local.gate.peek.bind(local.gate) };
   let server;
   let created: Bootstrapped | undefined;
   try {
     created = bootstrap(local);
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
     await dispatcher.warm();
-    const app = createApp({ gate: local.gate, service: local.service, dispatcher, logger, version: VERSION, host: config.host, readOnly: config.readOnly });
+    const app = createApp({ gate: local.gate, service: local.service, dispatcher, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
     server = await startServer({ app, host: config.host, port: config.port, logger });
+    if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
   } catch (err) {
     local.store.close();
     throw err;
