@@ -122,7 +122,9 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const usage = err instanceof UsageError || (err as NodeJS.ErrnoException)?.code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`dispersl-mcp: ${describe(err)}${usage ? " (see 'dispersl-mcp --help')" : ''}\n`);
+    // One line, whatever the error: node's parseArgs explains some mistakes over several.
+    const text = describe(err).replace(/\s*\n\s*/g, ' ');
+    process.stderr.write(`dispersl-mcp: ${text}${usage ? " (see 'dispersl-mcp --help')" : ''}\n`);
     process.exitCode = usage ? 2 : 1;
   },
 );
