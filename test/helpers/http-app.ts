@@ -88,6 +88,8 @@ export function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' |
       payload = JSON.stringify(body);
       sent['content-type'] ??= 'application/json';
     }
+    // As a real client would: app.request() does not add Content-Length by itself.
+    if (payload !== undefined) sent['content-length'] ??= String(Buffer.byteLength(payload));
     return answerOf(await app.request(path, { method, headers: sent, body: payload }));
   };
   let id = 0;
