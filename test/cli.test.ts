@@ -1,20 +1,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Sessions } from './helpers/mcp-client.js';
-import { type Sandbox, init, runCli, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { init, runCli } from './helpers/sandbox.js';
+import { useWorkspace } from './helpers/workspace.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-let box: Sandbox;
-const sessions = new Sessions();
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(async () => {
-  await sessions.closeAll();
-  box.remove();
-});
+const ws = useWorkspace();
 
 /** The JSON blocks of init's output: each starts with a line `{` and ends with a line `}`. */
 function jsonBlocks(output: string): Array<Record<string, unknown>> {
@@ -34,18 +26,18 @@ function jsonBlocks(output: string): Array<Record<string, unknown>> {
 describe('dispersl-mcp --help and --version', () => {
   it('prints help on stdout and exits 0, for every command', async () => {
     for (const args of [['--help'], ['-h'], ['init', '--help'], ['serve', '--help'], ['stdio', '--help']]) {
-      const run = await runCli(args, box.env());
+      const run = await runCli(args, ws.box.env());
       expect(run.code, args.join(' ')).toBe(0);
       expect(run.stdout).toContain('Usage:');
       for (const word of ['init', 'serve', '--read-only', 'DISPERSL_API_KEY', 'DISPERSL_DB']) expect(run.stdout).toContain(word);
       expect(run.stderr).toBe('');
     }
-    expect(existsSync(box.db)).toBe(false);
+    expect(existsSync(ws.box.db)).toBe(false);
   });
 
   it('prints the package version and exits 0', async () => {
     for (const args of [['--version'], ['-v'], ['init', '--version']]) {
-      const run = await runCli(args, box.env());
+      const run = await runCli(args, ws.box.env());
       expect(run).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
     }
   });
@@ -71,26 +63,26 @@ describe('dispersl-mcp: a wrong flag or value', () => {
   ];
   for (const [args, env] of wrong) {
     it(`answers '${args.join(' ')}'${env ? ` with ${JSON.stringify(env)}` : ''} with one line on stderr and exit code 2`, async () => {
-      const run = await runCli(args, box.env(env));
+      const run = await runCli(args, ws.box.env(env));
       expect(run.code).toBe(2);
       expect(run.stdout).toBe('');
       expect(run.stderr).toMatch(/^dispersl-mcp: [^\n]+\n$/);
-      expect(existsSync(box.db)).toBe(false);
+      expect(existsSync(ws.box.db)).toBe(false);
     });
   }
 });
 
 describe('dispersl-mcp init', () => {
   it('creates the database owner-only and prints the admin key with Windsurf and Cursor config', async () => {
-    const db = join(box.dir, 'fresh', 'keys.db');
-    const run = await runCli(['init', '--org', 'Acme'], box.env({ DISPERSL_DB: db }));
+    const db = join(ws.box.dir, 'fresh', 'keys.db');
+    const run = await runCli(['init', '--org', 'Acme'], ws.box.env({ DISPERSL_DB: db }));
     expect(run.code).toBe(0);
     const secret = /^ {2}(pk_live_[0-9A-Za-z]{38})$/m.exec(run.stdout)?.[1];
     expect(secret).toBeDefined();
     expect(run.stdout).toMatch(/shown once/);
     expect(run.stdout).toContain('Acme');
     expect(run.stderr).not.toContain(secret!);
-    expect(statSync(join(box.dir, 'fresh')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(ws.box.dir, 'fresh')).mode & 0o777).toBe(0o700);
     expect(statSync(db).mode & 0o777).toBe(0o600);
 
     const [windsurf, cursorHeader, cursorUrl] = jsonBlocks(run.stdout);
@@ -98,7 +90,7 @@ describe('dispersl-mcp init', () => {
     expect(cursorHeader).toEqual({ mcpServers: { dispersl: { url: 'http://127.0.0.1:8787/mcp', headers: { Authorization: `Bearer ${secret}` } } } });
     expect(cursorUrl).toEqual({ mcpServers: { dispersl: { url: `http://127.0.0.1:8787/ot/${secret}` } } });
 
-    const s = await sessions.connect({ ...box, env: (extra) => box.env({ DISPERSL_DB: db, ...extra }) }, { key: secret });
+    const s = await ws.connect({ key: secret, env: { DISPERSL_DB: db } });
     expect(await s.ok('whoami')).toMatchObject({
       organization: { name: 'Acme', plan: 'free' },
       key: { name: 'Admin key', environment: 'live', permissions: ['admin'] },
@@ -107,20 +99,20 @@ describe('dispersl-mcp init', () => {
   });
 
   it('adds another organization on an existing database, each seeing only its own keys', async () => {
-    const first = await init(box, ['--org', 'First']);
-    const second = await init(box, ['--org', 'Second', '--plan', 'pro']);
+    const first = await init(ws.box, ['--org', 'First']);
+    const second = await init(ws.box, ['--org', 'Second', '--plan', 'pro']);
     expect(second.orgId).not.toBe(first.orgId);
     expect(second.output).not.toContain(first.secret);
-    const a = await sessions.connect(box, { key: first.secret });
-    const b = await sessions.connect(box, { key: second.secret });
+    const a = await ws.connect({ key: first.secret });
+    const b = await ws.connect({ key: second.secret });
     expect(await b.ok('whoami')).toMatchObject({ organization: { id: second.orgId, name: 'Second', plan: 'pro' }, limits: { hourly: { limit: 1_000 } } });
     expect(await a.ok('list_keys')).toMatchObject({ keys: [{ id: first.keyId }] });
     expect(await b.ok('list_keys')).toMatchObject({ keys: [{ id: second.keyId }] });
   });
 
   it('sets an enterprise organization’s custom limits', async () => {
-    const admin = await init(box, ['--plan', 'enterprise', '--requests-per-hour', '500', '--max-concurrency', '7']);
-    const s = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box, ['--plan', 'enterprise', '--requests-per-hour', '500', '--max-concurrency', '7']);
+    const s = await ws.connect({ key: admin.secret });
     expect(await s.ok('whoami')).toMatchObject({
       organization: { plan: 'enterprise' },
       limits: { hourly: { limit: 500, remaining: 499 }, concurrency: { limit: 7 } },
@@ -128,15 +120,15 @@ describe('dispersl-mcp init', () => {
   });
 
   it('refuses custom limits for a plan that has none, creating nothing', async () => {
-    await init(box, ['--org', 'Existing']);
+    await init(ws.box, ['--org', 'Existing']);
     for (const flags of [['--requests-per-hour', '500'], ['--plan', 'pro', '--max-concurrency', '5'], ['--plan', 'free', '--requests-per-hour', '5']]) {
-      const run = await runCli(['init', ...flags], box.env());
+      const run = await runCli(['init', ...flags], ws.box.env());
       expect(run.code, flags.join(' ')).toBe(2);
       expect(run.stderr).toMatch(/^dispersl-mcp: [^\n]*enterprise[^\n]*\n$/);
       expect(run.stdout).toBe('');
     }
-    const again = await init(box, ['--org', 'Next']);
-    const s = await sessions.connect(box, { key: again.secret });
+    const again = await init(ws.box, ['--org', 'Next']);
+    const s = await ws.connect({ key: again.secret });
     expect(await s.ok('whoami')).toMatchObject({ organization: { name: 'Next', plan: 'free' } });
   });
 });

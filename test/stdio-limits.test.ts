@@ -1,16 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Session, Sessions } from './helpers/mcp-client.js';
-import { type Sandbox, awayFromHourEdge, init, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import type { Session } from './helpers/mcp-client.js';
+import { awayFromHourEdge, init } from './helpers/sandbox.js';
+import { useWorkspace } from './helpers/workspace.js';
 
-let box: Sandbox;
-const sessions = new Sessions();
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(async () => {
-  await sessions.closeAll();
-  box.remove();
-});
+const ws = useWorkspace();
 
 type Whoami = { limits: { hourly: { limit: number; remaining: number; reset_at: string } } };
 
@@ -28,11 +21,11 @@ async function drain(session: Session, cap: number) {
 describe('MCP over stdio: the hourly quota', () => {
   it('admits a free test key exactly 10 calls, then answers RATE_LIMIT_EXCEEDED; initialize, ping and tools/list cost nothing', async () => {
     await awayFromHourEdge();
-    const admin = await init(box);
-    const s = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const s = await ws.connect({ key: admin.secret });
     const test = (await s.ok('generate_key', { name: 'dev', environment: 'test' })) as { secret: string };
 
-    const t = await sessions.connect(box, { key: test.secret });
+    const t = await ws.connect({ key: test.secret });
     for (let i = 0; i < 5; i++) {
       await t.client.ping();
       expect(await t.toolNames()).toContain('whoami');
@@ -48,15 +41,15 @@ describe('MCP over stdio: the hourly quota', () => {
     expect((await t.fail('list_keys')).type).toBe('RATE_LIMIT_EXCEEDED');
     // The count lives in the database: a restarted server (and any other process) sees it.
     await t.close();
-    const again = await sessions.connect(box, { key: test.secret });
+    const again = await ws.connect({ key: test.secret });
     expect((await again.fail('whoami')).type).toBe('RATE_LIMIT_EXCEEDED');
     expect(await s.ok('whoami')).toMatchObject({ limits: { hourly: { limit: 100, remaining: 98 } } });
   }, 90_000);
 
   it('never admits more than the quota to two processes charging one key at once, and admits all of it', async () => {
     await awayFromHourEdge();
-    const admin = await init(box, ['--plan', 'enterprise', '--requests-per-hour', '40', '--max-concurrency', '4']);
-    const [p, q] = await Promise.all([sessions.connect(box, { key: admin.secret }), sessions.connect(box, { key: admin.secret })]);
+    const admin = await init(ws.box, ['--plan', 'enterprise', '--requests-per-hour', '40', '--max-concurrency', '4']);
+    const [p, q] = await Promise.all([ws.connect({ key: admin.secret }), ws.connect({ key: admin.secret })]);
     // Two loops in each process, so four requests race for the same counter.
     const runs = await Promise.all([drain(p, 60), drain(p, 60), drain(q, 60), drain(q, 60)]);
     const seen = runs.flatMap((r) => r.remaining).sort((a, b) => a - b);
@@ -67,10 +60,10 @@ describe('MCP over stdio: the hourly quota', () => {
 
 describe('MCP over stdio: changes made by another process', () => {
   it('sees a key disabled, enabled and revoked by another process at its next call', async () => {
-    const admin = await init(box);
-    const a = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const a = await ws.connect({ key: admin.secret });
     const made = (await a.ok('generate_key', { name: 'worker', permissions: ['keys:read'] })) as { key: { id: string }; secret: string };
-    const b = await sessions.connect(box, { key: made.secret });
+    const b = await ws.connect({ key: made.secret });
     expect(await b.ok('whoami')).toMatchObject({ key: { id: made.key.id } });
 
     await a.ok('update_key', { id: made.key.id, enabled: false });
@@ -83,14 +76,14 @@ describe('MCP over stdio: changes made by another process', () => {
   });
 
   it('sees a key rotated away by another process: the old secret stops at once with grace 0, the new one works', async () => {
-    const admin = await init(box);
-    const a = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const a = await ws.connect({ key: admin.secret });
     const made = (await a.ok('generate_key', { name: 'svc' })) as { key: { id: string }; secret: string };
-    const b = await sessions.connect(box, { key: made.secret });
+    const b = await ws.connect({ key: made.secret });
     await b.ok('whoami');
     const rotated = (await a.ok('rotate_key', { id: made.key.id, grace_period_seconds: 0 })) as { key: { id: string }; secret: string };
     expect((await b.fail('whoami')).type).toBe('REVOKED_API_KEY');
-    const c = await sessions.connect(box, { key: rotated.secret });
+    const c = await ws.connect({ key: rotated.secret });
     expect(await c.ok('whoami')).toMatchObject({ key: { id: rotated.key.id, name: 'svc', rotated_from: made.key.id } });
   });
 });

@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateToken } from '../src/core/tokens.js';
-import { ALL_TOOLS, READ_TOOLS, Sessions } from './helpers/mcp-client.js';
-import { type Sandbox, init, runCli, sandbox } from './helpers/sandbox.js';
+import { ALL_TOOLS, READ_TOOLS } from './helpers/mcp-client.js';
+import { init, runCli } from './helpers/sandbox.js';
+import { useWorkspace } from './helpers/workspace.js';
 
-let box: Sandbox;
-const sessions = new Sessions();
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(async () => {
-  await sessions.closeAll();
-  box.remove();
-});
+const ws = useWorkspace();
 
 /** Plausible arguments for every tool, so each call reaches authentication. */
 const ARGS: Record<string, Record<string, unknown>> = {
@@ -32,8 +25,8 @@ describe('MCP over stdio: read-only mode', () => {
   ];
   for (const [label, options] of modes) {
     it(`hides and refuses the write tools with ${label}`, async () => {
-      const admin = await init(box);
-      const s = await sessions.connect(box, { key: admin.secret, ...options });
+      const admin = await init(ws.box);
+      const s = await ws.connect({ key: admin.secret, ...options });
       expect(await s.toolNames()).toEqual(READ_TOOLS);
       expect(await s.ok('whoami')).toMatchObject({ key: { id: admin.keyId } });
       for (const tool of ['generate_key', 'revoke_key', 'rotate_key', 'update_key']) {
@@ -44,8 +37,8 @@ describe('MCP over stdio: read-only mode', () => {
   }
 
   it('shows every tool when DISPERSL_READ_ONLY is 0', async () => {
-    const admin = await init(box);
-    const s = await sessions.connect(box, { key: admin.secret, env: { DISPERSL_READ_ONLY: '0' } });
+    const admin = await init(ws.box);
+    const s = await ws.connect({ key: admin.secret, env: { DISPERSL_READ_ONLY: '0' } });
     expect(await s.toolNames()).toEqual(ALL_TOOLS);
   });
 });
@@ -56,8 +49,8 @@ describe('MCP over stdio: the key it is started with', () => {
     ['with an empty DISPERSL_API_KEY', ''],
   ] as const) {
     it(`starts ${label}, lists every tool, and answers each call MISSING_API_KEY with a hint`, async () => {
-      await init(box);
-      const s = await sessions.connect(box, { key });
+      await init(ws.box);
+      const s = await ws.connect({ key });
       expect(await s.toolNames()).toEqual(ALL_TOOLS);
       for (const tool of ALL_TOOLS) {
         const error = await s.fail(tool, ARGS[tool]);
@@ -68,7 +61,7 @@ describe('MCP over stdio: the key it is started with', () => {
   }
 
   it('starts with a bad key and says so at the first tool call', async () => {
-    const admin = await init(box);
+    const admin = await init(ws.box);
     const typo = `${admin.secret.slice(0, -1)}${admin.secret.endsWith('x') ? 'y' : 'x'}`;
     const cases: Array<[string, string]> = [
       ['pk_live_oops', 'INVALID_API_KEY'],
@@ -76,7 +69,7 @@ describe('MCP over stdio: the key it is started with', () => {
       [generateToken('live').token, 'INVALID_API_KEY'],
     ];
     for (const [key, type] of cases) {
-      const s = await sessions.connect(box, { key });
+      const s = await ws.connect({ key });
       expect(await s.toolNames()).toEqual(ALL_TOOLS);
       const error = await s.fail('whoami');
       expect(error).toMatchObject({ code: 401, type });
@@ -87,18 +80,18 @@ describe('MCP over stdio: the key it is started with', () => {
   });
 
   it('starts with a revoked key and answers REVOKED_API_KEY', async () => {
-    const admin = await init(box);
-    const a = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const a = await ws.connect({ key: admin.secret });
     const made = (await a.ok('generate_key', { name: 'gone' })) as { key: { id: string }; secret: string };
     await a.ok('revoke_key', { id: made.key.id });
-    const s = await sessions.connect(box, { key: made.secret });
+    const s = await ws.connect({ key: made.secret });
     expect(await s.fail('list_keys')).toMatchObject({ code: 401, type: 'REVOKED_API_KEY' });
   });
 });
 
 describe('MCP over stdio: the streams', () => {
   it('writes only JSON-RPC 2.0 to stdout, structured logs without any token to stderr, and exits when stdin closes', async () => {
-    const admin = await init(box, ['--plan', 'enterprise']);
+    const admin = await init(ws.box, ['--plan', 'enterprise']);
     const rpc = (id: number, method: string, params: Record<string, unknown> = {}) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
     const input = [
       rpc(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } }),
@@ -113,7 +106,7 @@ describe('MCP over stdio: the streams', () => {
       JSON.stringify([JSON.parse(rpc(8, 'ping')), JSON.parse(rpc(9, 'tools/call', { name: 'get_key', arguments: { id: 'key_missing' } }))]),
       '',
     ].join('\n');
-    const run = await runCli([], box.env({ DISPERSL_API_KEY: admin.secret, DISPERSL_LOG_LEVEL: 'debug' }), input);
+    const run = await runCli([], ws.box.env({ DISPERSL_API_KEY: admin.secret, DISPERSL_LOG_LEVEL: 'debug' }), input);
     expect(run.code).toBe(0);
 
     const lines = run.stdout.split('\n');

@@ -1,23 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_TOOLS, READ_TOOLS, Sessions } from './helpers/mcp-client.js';
-import { type Sandbox, init, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { ALL_TOOLS, READ_TOOLS } from './helpers/mcp-client.js';
+import { init } from './helpers/sandbox.js';
+import { useWorkspace } from './helpers/workspace.js';
 
-let box: Sandbox;
-const sessions = new Sessions();
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(async () => {
-  await sessions.closeAll();
-  box.remove();
-});
+const ws = useWorkspace();
 
 type Key = { id: string; name: string; enabled: boolean; is_revoked: boolean; start: string; [field: string]: unknown };
 
 describe('MCP over stdio: the tools, end to end', () => {
   it('lets an admin key whoami, generate, list, get, update, rotate and revoke', async () => {
-    const admin = await init(box, ['--org', 'Acme']);
-    const s = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box, ['--org', 'Acme']);
+    const s = await ws.connect({ key: admin.secret });
     expect(await s.toolNames()).toEqual(ALL_TOOLS);
 
     expect(await s.ok('whoami')).toMatchObject({
@@ -32,7 +25,7 @@ describe('MCP over stdio: the tools, end to end', () => {
     expect(created.key).toMatchObject({ ...fields, environment: 'live', start: created.secret.slice(0, 12), enabled: true, is_revoked: false });
     expect(Date.parse(created.key.expires_at as string) - Date.now()).toBeGreaterThan(86_000_000);
 
-    const ci = await sessions.connect(box, { key: created.secret });
+    const ci = await ws.connect({ key: created.secret });
     expect(await ci.toolNames()).toEqual(READ_TOOLS);
     expect(await ci.ok('whoami')).toMatchObject({ key: { id: created.key.id, permissions: ['keys:read'] } });
 
@@ -65,12 +58,12 @@ describe('MCP over stdio: the tools, end to end', () => {
   });
 
   it('lets a key rotate itself and go on with the new secret', async () => {
-    const admin = await init(box);
-    const s = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const s = await ws.connect({ key: admin.secret });
     const rotated = (await s.ok('rotate_key', { id: admin.keyId, grace_period_seconds: 60 })) as { key: Key; secret: string; previous: Key };
     expect(rotated.previous.expires_at).toEqual(expect.any(String));
     expect(await s.ok('whoami')).toMatchObject({ key: { id: admin.keyId } }); // within the grace period
-    const next = await sessions.connect(box, { key: rotated.secret });
+    const next = await ws.connect({ key: rotated.secret });
     expect(await next.ok('whoami')).toMatchObject({ key: { id: rotated.key.id, permissions: ['admin'] } });
     expect(await next.fail('rotate_key', { id: admin.keyId })).toMatchObject({ type: 'INVALID_REQUEST' });
   });
@@ -78,10 +71,10 @@ describe('MCP over stdio: the tools, end to end', () => {
 
 describe('MCP over stdio: permissions', () => {
   it('shows a keys:read key only the read tools and refuses it every write', async () => {
-    const admin = await init(box);
-    const s = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const s = await ws.connect({ key: admin.secret });
     const reader = (await s.ok('generate_key', { name: 'reader', permissions: ['keys:read'] })) as { secret: string };
-    const r = await sessions.connect(box, { key: reader.secret });
+    const r = await ws.connect({ key: reader.secret });
     expect(await r.toolNames()).toEqual(READ_TOOLS);
     expect(((await r.ok('list_keys')) as { keys: Key[] }).keys).toHaveLength(2);
     for (const [tool, args] of [
@@ -96,10 +89,10 @@ describe('MCP over stdio: permissions', () => {
   });
 
   it('lets a non-admin writer grant only what it holds, and a test key make only test keys', async () => {
-    const admin = await init(box);
-    const s = await sessions.connect(box, { key: admin.secret });
+    const admin = await init(ws.box);
+    const s = await ws.connect({ key: admin.secret });
     const writer = (await s.ok('generate_key', { name: 'writer', permissions: ['keys:read', 'keys:write'] })) as { secret: string };
-    const w = await sessions.connect(box, { key: writer.secret });
+    const w = await ws.connect({ key: writer.secret });
     expect(await w.toolNames()).toEqual(ALL_TOOLS);
     expect(await w.fail('generate_key', { name: 'up', permissions: ['admin'] })).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', details: { required: ['admin'] } });
     expect(await w.fail('revoke_key', { id: admin.keyId })).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
@@ -107,7 +100,7 @@ describe('MCP over stdio: permissions', () => {
 
     const tester = (await s.ok('generate_key', { name: 'tester', environment: 'test' })) as { secret: string };
     expect(tester.secret).toMatch(/^pk_test_/);
-    const t = await sessions.connect(box, { key: tester.secret });
+    const t = await ws.connect({ key: tester.secret });
     expect(await t.fail('generate_key', { name: 'live', environment: 'live' })).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
     expect(await t.fail('rotate_key', { id: admin.keyId })).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
     expect(((await t.ok('generate_key', { name: 'child' })) as { secret: string }).secret).toMatch(/^pk_test_/);
@@ -116,10 +109,10 @@ describe('MCP over stdio: permissions', () => {
 
 describe('MCP over stdio: organizations', () => {
   it("answers another organization's key id exactly as an unknown id, and lists only one's own keys", async () => {
-    const a = await init(box, ['--org', 'A']);
-    const b = await init(box, ['--org', 'B']);
-    const sa = await sessions.connect(box, { key: a.secret });
-    const sb = await sessions.connect(box, { key: b.secret });
+    const a = await init(ws.box, ['--org', 'A']);
+    const b = await init(ws.box, ['--org', 'B']);
+    const sa = await ws.connect({ key: a.secret });
+    const sb = await ws.connect({ key: b.secret });
     const unknown = 'key_0000000000000000000X';
     for (const [tool, extra] of [
       ['get_key', {}],
