@@ -54,6 +54,8 @@ interface Pending {
  */
 interface BatchState {
   byHash: Map<string, KeyLookup | undefined>;
+  /** Keys reached through access tokens, read once per batch too (each token then narrows its own copy). */
+  byId: Map<string, KeyLookup | undefined>;
   usage: Map<string, Usage>;
 }
 
@@ -109,7 +111,8 @@ export class Gate {
   /** Authenticate without charging (MCP initialize, tools/list): the caller, or the error a charged call would get. */
   async peek(credential: Credential): Promise<Caller> {
     const granted = this.grantOf(credential.token);
-    const lookup = granted ? this.findByGrant(await granted) : this.store.findByHash(this.hashOf(credential.token));
+    const grant = granted && (await granted);
+    const lookup = grant ? this.narrowed(this.store.findById(grant.keyId), grant) : this.store.findByHash(this.hashOf(credential.token));
     const now = this.clock();
     this.check(lookup, credential, now);
     const { key, org, usage } = lookup!;
@@ -130,8 +133,7 @@ export class Gate {
   }
 
   /** The token's key, read afresh (revocation ends the token at once), acting with the token's scopes only. */
-  private findByGrant(grant: AccessGrant): KeyLookup | undefined {
-    const lookup = this.store.findById(grant.keyId);
+  private narrowed(lookup: KeyLookup | undefined, grant: AccessGrant): KeyLookup | undefined {
     if (!lookup) return undefined;
     return { ...lookup, key: { ...lookup.key, permissions: narrowPermissions(lookup.key.permissions, grant.scopes) } };
   }
@@ -149,7 +151,7 @@ export class Gate {
     const outcomes: Array<Admission | DisperslError> = [];
     try {
       this.store.transaction(() => {
-        const state: BatchState = { byHash: new Map(), usage: new Map() };
+        const state: BatchState = { byHash: new Map(), byId: new Map(), usage: new Map() };
         for (const pending of batch) outcomes.push(this.charge(pending, now, state));
         for (const [keyId, usage] of state.usage) this.store.saveUsage(keyId, usage, now);
       });
@@ -168,7 +170,11 @@ export class Gate {
   }
 
   private lookupOf(pending: Pending, state: BatchState): KeyLookup | undefined {
-    if (pending.grant) return this.findByGrant(pending.grant);
+    if (pending.grant) {
+      const { keyId } = pending.grant;
+      if (!state.byId.has(keyId)) state.byId.set(keyId, this.store.findById(keyId));
+      return this.narrowed(state.byId.get(keyId), pending.grant);
+    }
     if (state.byHash.has(pending.hash)) return state.byHash.get(pending.hash);
     const lookup = this.store.findByHash(pending.hash);
     state.byHash.set(pending.hash, lookup);
