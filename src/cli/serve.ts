@@ -68,13 +68,15 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   let server;
   let created: Bootstrapped | undefined;
   try {
-    created = bootstrap(local);
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
     await dispatcher.warm();
     const app = createApp({ gate: local.gate, service: local.service, dispatcher, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
     server = await startServer({ app, host: config.host, port: config.port, logger });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
+    // Only once the port is ours: a start that fails (port in use) must not create an organization whose key no one sees.
+    created = bootstrap(local);
   } catch (err) {
+    await server?.close();
     local.store.close();
     throw err;
   }

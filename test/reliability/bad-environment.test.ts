@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, type Server, createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/reliability-db.js';
+import { query, tempDir } from '../helpers/reliability-db.js';
 import { StdioProcess, cliEnv, initDb, runCli } from '../helpers/reliability-proc.js';
 
 /**
@@ -161,4 +162,39 @@ describe('the stdio server in a bad environment', () => {
       expect(fingerprint(c.db)).toBe(before);
     });
   }
+});
+
+describe('serve on a port already in use', () => {
+  let blocker: Server;
+  let port: number;
+
+  beforeAll(async () => {
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    port = (blocker.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+
+  it('exits 1 with one line and leaves an existing database as it was', async () => {
+    const db = join(folder('port-existing'), 'dispersl.db');
+    await initDb(tmp.dir, db);
+    const before = fingerprint(db);
+    const out = await runCli(['serve', '--port', String(port)], cliEnv(tmp.dir, { DISPERSL_DB: db }));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(new RegExp(`^dispersl-mcp: the address is already in use[^\\n]*${port}[^\\n]*\\n$`));
+    expect(out.stdout).toBe('');
+    expect(fingerprint(db)).toBe(before);
+  });
+
+  it('exits 1 with one line and creates no organization (whose key no one would ever see) in a fresh database', async () => {
+    const db = join(folder('port-fresh'), 'dispersl.db');
+    const out = await runCli(['serve', '--port', String(port)], cliEnv(tmp.dir, { DISPERSL_DB: db }));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^dispersl-mcp: the address is already in use[^\n]*\n$/);
+    expect(out.stdout).toBe('');
+    if (existsSync(db)) expect(query<{ n: number }>(db, 'SELECT count(*) AS n FROM organizations')[0]!.n).toBe(0);
+    // Once the port is free, the first start creates the organization and shows its key.
+    const ok = await runCli(['serve', '--port', '0'], cliEnv(tmp.dir, { DISPERSL_DB: db }), { timeoutMs: 3_000 });
+    expect(ok.stdout).toMatch(/Admin key key_/);
+  });
 });
