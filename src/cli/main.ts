@@ -26,6 +26,7 @@ Environment:
   DISPERSL_TIMEOUT_MS  remote mode: how long one call may take (default 10000)
   DISPERSL_DB        database file (default ~/.dispersl/dispersl.db)
   DISPERSL_HOST, DISPERSL_PORT   serve's bind address (default 127.0.0.1:8787)
+  DISPERSL_PUBLIC_URL  serve: the origin clients reach it at (OAuth issuer; default http://<host>:<port>)
   DISPERSL_LOG_LEVEL debug | info | warn | error | silent (logs go to stderr)
 `;
 
