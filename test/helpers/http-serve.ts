@@ -14,6 +14,8 @@ export interface Served {
   logs(): Array<Record<string, unknown>>;
   /** Sends the signal and waits for the process to end (killed if it takes over 15 s). */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits for the process to end by itself (killed if it takes over 15 s). */
+  exit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 const running = new Set<Served>();
@@ -50,8 +52,11 @@ export async function serve(box: Sandbox, { host = '127.0.0.1', env = {}, args =
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>),
     async stop(signal = 'SIGTERM') {
-      running.delete(served);
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return served.exit();
+    },
+    async exit() {
+      running.delete(served);
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const result = await exited;
       clearTimeout(timer);
@@ -147,4 +152,37 @@ export async function tool(client: Client, name: string, args: Record<string, un
   const text = (result.content as Array<{ text: string }>)[0]?.text ?? '';
   if (result.isError) return { ok: false, data: (JSON.parse(text) as { error: Record<string, unknown> }).error };
   return { ok: true, data: result.structuredContent as Record<string, unknown> };
+}
+
+/**
+ * A POST whose headers (and key) go out at once but whose body waits for `finish()`: the server has
+ * admitted it and is reading its body, which is what "in flight" means for a graceful shutdown.
+ */
+export function heldPost(base: string, path: string, key: string, body: unknown): { finish(): Promise<HttpAnswer> } {
+  const text = JSON.stringify(body);
+  let settle: (answer: HttpAnswer) => void = () => {};
+  let fail: (err: Error) => void = () => {};
+  const answer = new Promise<HttpAnswer>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  const req = request(`${base}${path}`, {
+    method: 'POST',
+    agent: false,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) },
+  });
+  req.on('response', (res) => {
+    let out = '';
+    res.setEncoding('utf8').on('data', (c: string) => (out += c));
+    res.on('end', () => settle({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text: out, json: out ? JSON.parse(out) : undefined }));
+  });
+  req.on('error', fail);
+  req.flushHeaders();
+  req.write(text.slice(0, 1));
+  return {
+    finish() {
+      req.end(text.slice(1));
+      return answer;
+    },
+  };
 }
