@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { jsonDepth, parseJson } from './body.js';
+
+describe('JSON bodies', () => {
+  it('measures nesting without counting brackets inside strings', () => {
+    expect(jsonDepth('1')).toBe(0);
+    expect(jsonDepth('{"a":[1,{"b":[]}]}')).toBe(4);
+    expect(jsonDepth('{"a":"[[[[{{{{"}')).toBe(1);
+    expect(jsonDepth('{"a":"\\"[[[["}')).toBe(1);
+    expect(jsonDepth('[[[]],[[]]]')).toBe(3);
+  });
+
+  it('answers malformed and too deeply nested JSON with INVALID_REQUEST', () => {
+    expect(parseJson('{"a":1}')).toEqual({ ok: true, value: { a: 1 } });
+    const broken = parseJson('{"a":');
+    expect(broken).toMatchObject({ ok: false, reason: 'syntax', error: { type: 'INVALID_REQUEST' } });
+    const deep = parseJson(`${'['.repeat(65)}${']'.repeat(65)}`);
+    expect(deep).toMatchObject({ ok: false, reason: 'depth', error: { type: 'INVALID_REQUEST' } });
+    expect(parseJson(`${'['.repeat(64)}${']'.repeat(64)}`).ok).toBe(true);
+  });
+});
