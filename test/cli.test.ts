@@ -64,7 +64,7 @@ describe('dispersl-mcp: a wrong flag or value', () => {
   for (const [args, env] of wrong) {
     it(`answers '${args.join(' ')}'${env ? ` with ${JSON.stringify(env)}` : ''} with one line on stderr and exit code 2`, async () => {
       const run = await runCli(args, ws.box.env(env));
-      expect(run.code).toBe(2);
+      expect(run.code, run.stderr).toBe(2);
       expect(run.stdout).toBe('');
       expect(run.stderr).toMatch(/^dispersl-mcp: [^\n]+\n$/);
       expect(existsSync(ws.box.db)).toBe(false);
@@ -76,7 +76,7 @@ describe('dispersl-mcp init', () => {
   it('creates the database owner-only and prints the admin key with Windsurf and Cursor config', async () => {
     const db = join(ws.box.dir, 'fresh', 'keys.db');
     const run = await runCli(['init', '--org', 'Acme'], ws.box.env({ DISPERSL_DB: db }));
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const secret = /^ {2}(pk_live_[0-9A-Za-z]{38})$/m.exec(run.stdout)?.[1];
     expect(secret).toBeDefined();
     expect(run.stdout).toMatch(/shown once/);
