@@ -107,7 +107,7 @@ describe('MCP over stdio: the streams', () => {
       '',
     ].join('\n');
     const run = await runCli([], ws.box.env({ DISPERSL_API_KEY: admin.secret, DISPERSL_LOG_LEVEL: 'debug' }), input);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
 
     const lines = run.stdout.split('\n');
     expect(lines.pop()).toBe('');
