@@ -79,6 +79,12 @@ describe('MCP over stdio: the key it is started with', () => {
     }
   });
 
+  it('accepts a key pasted with whitespace around it', async () => {
+    const admin = await init(ws.box);
+    const s = await ws.connect({ key: `  ${admin.secret}\n` });
+    expect(await s.ok('whoami')).toMatchObject({ key: { id: admin.keyId } });
+  });
+
   it('starts with a revoked key and answers REVOKED_API_KEY', async () => {
     const admin = await init(ws.box);
     const a = await ws.connect({ key: admin.secret });
