@@ -102,7 +102,11 @@ export async function stdio(env: Record<string, string>, command: string[] = [pr
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const client = new Client({ name: 'dispersl-e2e', version: '1.0.0' });
-  await client.connect(transport);
+  try {
+    await client.connect(transport);
+  } catch (err) {
+    throw new Error(`the stdio server did not start: ${err instanceof Error ? err.message : String(err)}; stderr: ${stderr}`);
+  }
   return { client, transport, stderr: () => stderr, close: () => client.close() };
 }
 
