@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -168,24 +169,42 @@ export class ServeProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly ready: Promise<string>;
 
-  constructor(env: NodeJS.ProcessEnv, args: string[] = ['--port', '0']) {
-    this.child = spawn(process.execPath, [CLI, 'serve', ...args], { env, stdio: 'pipe' });
+  /**
+   * With no port, the server picks one and its URL is read from its 'listening' log line. With a
+   * port (for a server whose log level hides that line), readiness is polled on /healthz.
+   */
+  constructor(env: NodeJS.ProcessEnv, options: { port?: number; args?: string[] } = {}) {
+    const port = options.port ?? 0;
+    this.child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), ...(options.args ?? [])], { env, stdio: 'pipe' });
     this.child.stdout.setEncoding('utf8').on('data', (c: string) => (this.stdout += c));
     this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
     this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not start within 15 s: ${this.stderr}`)), 15_000);
+      let settled = false;
+      const settle = (error: Error | undefined, url?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve(url!);
+      };
+      const timer = setTimeout(() => settle(new Error(`serve did not start within 15 s: ${this.stderr}`)), 15_000);
       this.child.stderr.setEncoding('utf8').on('data', (c: string) => {
         this.stderr += c;
         const url = /"msg":"dispersl-mcp serve listening".*?"url":"([^"]+)"/.exec(this.stderr)?.[1];
-        if (url) {
-          clearTimeout(timer);
-          resolve(url);
-        }
+        if (url) settle(undefined, url);
       });
-      void this.exited.then(({ code }) => {
-        clearTimeout(timer);
-        reject(new Error(`serve exited (${code}) before listening: ${this.stderr}`));
-      });
+      if (port !== 0) {
+        const url = `http://127.0.0.1:${port}`;
+        const poll = async () => {
+          for (let i = 0; i < 150 && !settled; i++) {
+            const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+            if (ok) return settle(undefined, url);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        };
+        void poll();
+      }
+      void this.exited.then(({ code }) => settle(new Error(`serve exited (${code}) before listening: ${this.stderr}`)));
     });
   }
 
@@ -206,6 +225,18 @@ export class ServeProcess {
     clearTimeout(timer);
     return exit;
   }
+}
+
+/** A loopback port that was free a moment ago (the kernel picks it; it is released before use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 export interface HttpAnswer {
