@@ -2,54 +2,17 @@
 // Bearer beside the key itself, alternating rounds in one run. Both pass the same gate and charge
 // the same key; the token adds its verification (a cache hit after the first request) and a lookup
 // by id instead of by hash.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { CLI, int, median, ratio, seedDatabase, tempDir } from './lib.js';
+import { requireWrk, startServe, stop, wrk } from './http-lib.js';
+import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
 
 const ROUNDS = 6;
 const SECONDS = 2;
 const WARM_SECONDS = 1;
 const CONNECTIONS = 16;
 const TARGET = 0.8;
-
-function requireWrk() {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-  } catch (err) {
-    // wrk prints its version and exits 1; only a missing binary is a failure.
-    if (err.code === 'ENOENT') throw new Error('wrk is not installed (apt-get install -y wrk)');
-  }
-}
-
-/** A port free right now: taken by the OS, then released for serve to bind. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `serve` on the database (request logs off, as a production server tuned for load would run) and waits for /healthz. */
-async function startServe(dbPath, home) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const env = { PATH: process.env.PATH, HOME: home, DISPERSL_DB: dbPath, DISPERSL_LOG_LEVEL: 'warn' };
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, child };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('serve did not answer /healthz within 20 s');
-}
 
 const TICKS_PER_SECOND = (() => {
   try {
@@ -70,32 +33,6 @@ function cpuSeconds(pid) {
   } catch {
     return Number.NaN;
   }
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-  });
-}
-
-/** One wrk run; answers requests/s, latency percentiles (ms) and the count of non-2xx answers. */
-function wrk(url, bearer, seconds) {
-  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Authorization: Bearer ${bearer}`, url], {
-    encoding: 'utf8',
-  });
-  const ms = (label) => {
-    const match = new RegExp(`^\\s+${label}\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
-    if (!match) return Number.NaN;
-    const n = Number(match[1]);
-    return match[2] === 'us' ? n / 1000 : match[2] === 's' ? n * 1000 : n;
-  };
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    p50: ms('50%'),
-    p99: ms('99%'),
-    failed: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?timeout (\d+)/.exec(out)?.[1] ?? 0),
-  };
 }
 
 async function accessToken(url, keyId, secret) {
@@ -123,15 +60,15 @@ export default async function oauthBench({ log }) {
       { label: 'access token: Bearer <JWT> (scope keys:read)', bearer },
     ];
     const samples = contenders.map(() => []);
-    for (const c of contenders) wrk(url, c.bearer, WARM_SECONDS);
+    const run = (bearer, seconds) => wrk(url, { connections: CONNECTIONS, seconds, headers: { Authorization: `Bearer ${bearer}` } });
+    for (const c of contenders) await run(c.bearer, WARM_SECONDS);
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which goes first, so a drift in machine load does not favour one.
       const order = round % 2 === 0 ? [0, 1] : [1, 0];
       for (const i of order) {
         const cpuBefore = cpuSeconds(server.child.pid);
-        const result = wrk(url, contenders[i].bearer, SECONDS);
-        const requests = result.rps * SECONDS;
-        result.cpuUs = ((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / requests;
+        const result = await run(contenders[i].bearer, SECONDS);
+        result.cpuUs = ((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / result.requests;
         if (result.failed > 0) throw new Error(`${contenders[i].label}: ${result.failed} requests failed`);
         samples[i].push(result);
         log(`round ${round + 1}: ${contenders[i].label} ${int(result.rps)} req/s, ${result.cpuUs.toFixed(0)} µs server CPU a request`);
