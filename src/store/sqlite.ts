@@ -210,6 +210,9 @@ export class SqliteStore implements KeyStore {
   readonly db: Database.Database;
   private readonly statements;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Key pages read outside transactions, and the count of this connection's key writes they were read after. */
+  private readonly pages = new Map<string, { version: number; writes: number; page: KeyRecord[] }>();
+  private keyWrites = 0;
 
   constructor(path: string) {
     if (path !== ':memory:') prepareFile(path);
@@ -240,6 +243,12 @@ export class SqliteStore implements KeyStore {
       listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
         WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
         ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+      // A page without last_used_at, which every charge rewrites: what the page cache holds.
+      listPage: db.prepare(`SELECT ${KEY_COLUMNS.replace('u.last_used_at', 'NULL AS last_used_at')} FROM keys k
+        WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+        ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+      lastUsed: db.prepare('SELECT key_id, last_used_at FROM usage WHERE key_id IN (SELECT value FROM json_each(?))').raw(true),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
           revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
         VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
@@ -323,17 +332,40 @@ export class SqliteStore implements KeyStore {
   }
 
   listKeys(orgId: string, { after, limit, includeRevoked }: ListOptions): KeyRecord[] {
-    const rows = this.statements.listKeys.all({
-      org: orgId,
-      all: includeRevoked ? 1 : 0,
-      created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER,
-      id: after?.id ?? '',
-      limit,
-    }) as KeyRow[];
-    return rows.map(toKey);
+    const params = { org: orgId, all: includeRevoked ? 1 : 0, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
+    // Inside a transaction the page may hold uncommitted rows: never cache those.
+    if (this.db.inTransaction) return (this.statements.listKeys.all(params) as KeyRow[]).map(toKey);
+    const page = this.cachedPage(params);
+    const used = new Map(this.statements.lastUsed.all(JSON.stringify(page.map((k) => k.id))) as Array<[string, number | null]>);
+    // Copies: no caller can change the cached page through what it gets.
+    return page.map((k) => ({
+      ...k,
+      permissions: k.permissions.slice(),
+      allowed_ips: k.allowed_ips.slice(),
+      rate_limit: k.rate_limit && { ...k.rate_limit },
+      last_used_at: used.get(k.id) ?? null,
+    }));
+  }
+
+  /**
+   * Pages of keys change only when keys are written, so a page is read once and kept until this
+   * connection writes a key or PRAGMA data_version says another connection (another process)
+   * committed anything. last_used_at is not part of it: every charge rewrites it, so listKeys
+   * reads it fresh for the page's keys.
+   */
+  private cachedPage(params: { org: string; all: number; created_at: number; id: string; limit: number }): KeyRecord[] {
+    const version = this.statements.dataVersion.get() as number;
+    const cacheKey = `${params.org}|${params.all}|${params.created_at}|${params.id}|${params.limit}`;
+    const hit = this.pages.get(cacheKey);
+    if (hit !== undefined && hit.version === version && hit.writes === this.keyWrites) return hit.page;
+    const page = (this.statements.listPage.all(params) as KeyRow[]).map(toKey);
+    if (this.pages.size >= 256) this.pages.clear();
+    this.pages.set(cacheKey, { version, writes: this.keyWrites, page });
+    return page;
   }
 
   insertKey(key: KeyRecord): void {
+    this.keyWrites++;
     this.statements.insertKey.run({
       ...key,
       permissions: JSON.stringify(key.permissions),
@@ -345,14 +377,17 @@ export class SqliteStore implements KeyStore {
   }
 
   revokeKey(id: string, at: number): boolean {
+    this.keyWrites++;
     return this.statements.revokeKey.run({ id, at }).changes === 1;
   }
 
   rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): boolean {
+    this.keyWrites++;
     return this.statements.rotateKey.run({ id, ...change }).changes === 1;
   }
 
   updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): boolean {
+    this.keyWrites++;
     const enabled = change.enabled === undefined ? null : change.enabled ? 1 : 0;
     return this.statements.updateKey.run({ id, name: change.name ?? null, enabled, at: change.at }).changes === 1;
   }
