@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, type StdioServer, baseEnv, call, init, rest, serve, stdio, tempHome } from './helpers/remote.js';
+import { type Outcome, type Served, type StdioServer, baseEnv, call, init, rest, serve, stdio, tempHome } from './helpers/remote.js';
 
 /**
  * Remote mode end to end: a real `serve` process on a temp database, a remote-mode stdio server
@@ -39,7 +39,8 @@ async function makeKey(body: Record<string, unknown>): Promise<{ id: string; sec
 }
 
 beforeAll(async () => {
-  admin = init(home.dir, dbPath);
+  // Room for every call of this file in the hour; the 429 case uses a key with its own small limit.
+  admin = init(home.dir, dbPath, ['--plan', 'enterprise', '--requests-per-hour', '100000']);
   server = await serve(home.dir, dbPath);
   remote = await remoteAs(admin.secret);
   local = await localAs(admin.secret);
@@ -81,11 +82,16 @@ describe('remote mode against a real server', () => {
   });
 
   it('charges whoami against the same quota as local mode', async () => {
-    const viaLocal = await call(local, 'whoami');
-    const viaRemote = await call(remote, 'whoami');
-    const hourly = (o: typeof viaLocal) => (o.value.limits as { hourly: { remaining: number } }).hourly.remaining;
+    const hourly = (o: Outcome) => (o.value.limits as { hourly: { remaining: number; reset_at: string } }).hourly;
+    let viaLocal = await call(local, 'whoami');
+    let viaRemote = await call(remote, 'whoami');
+    // Hours are aligned to the clock: if one began between the two calls, measure again.
+    if (hourly(viaRemote).reset_at !== hourly(viaLocal).reset_at) {
+      viaLocal = await call(local, 'whoami');
+      viaRemote = await call(remote, 'whoami');
+    }
     expect(viaRemote.ok).toBe(true);
-    expect(hourly(viaRemote)).toBe(hourly(viaLocal) - 1);
+    expect(hourly(viaRemote).remaining).toBe(hourly(viaLocal).remaining - 1);
     expect(Object.keys(viaRemote.value)).toEqual(Object.keys(viaLocal.value));
     expect(viaRemote.value.organization).toEqual(viaLocal.value.organization);
   });
@@ -193,7 +199,7 @@ describe("remote mode passes the server's refusals through unchanged", () => {
   });
 
   it('429 with retry_after once the key has spent its quota', async () => {
-    const limited = await makeKey({ name: 'Limited', environment: 'test', rate_limit: { max: 2, window_ms: 3_600_000 } });
+    const limited = await makeKey({ name: 'Limited', environment: 'test', rate_limit: { max: 2, window_ms: 86_400_000 } });
     const s = await remoteAs(limited.secret);
     expect((await call(s, 'whoami')).ok).toBe(true);
     expect((await call(s, 'whoami')).ok).toBe(true);
