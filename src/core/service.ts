@@ -20,7 +20,19 @@ import {
 import type { KeyStore } from './store.js';
 import { type RandomSource, generateToken, publicId } from './tokens.js';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** A list formats the same few timestamps on every call (six per key): keep their text. */
+const isoTexts = new Map<number, string>();
+
+function iso(ms: number | null): string | null {
+  if (ms === null) return null;
+  let text = isoTexts.get(ms);
+  if (text === undefined) {
+    text = new Date(ms).toISOString();
+    if (isoTexts.size >= 10_000) isoTexts.clear();
+    isoTexts.set(ms, text);
+  }
+  return text;
+}
 
 export function toView(key: KeyRecord): KeyView {
   return {
