@@ -1,6 +1,6 @@
 import type { Handler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Admission, Caller, Clock, Gate } from '../core/auth.js';
+import type { Admission, Caller, Clock, Credential, Gate } from '../core/auth.js';
 import { type DisperslError, asDisperslError } from '../core/errors.js';
 import type { KeyService } from '../core/service.js';
 import { JSONRPC, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS, isWriteTool } from '../mcp/protocol.js';
@@ -71,8 +71,7 @@ function isChargedCall(message: unknown, readOnly: boolean): boolean {
   return params.arguments === undefined || isObject(params.arguments);
 }
 
-async function authenticate(options: McpOptions, c: AppContext, token: string | undefined, charge: boolean): Promise<{ known?: Caller; admitted?: Admission }> {
-  const credential = credentialOf(c, token);
+async function authenticate(options: McpOptions, credential: Credential, charge: boolean): Promise<{ known?: Caller; admitted?: Admission }> {
   if (charge) {
     try {
       return { admitted: await options.gate.admit(credential) };
@@ -105,17 +104,17 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
       return failure(c, asDisperslError(err));
     }
     const parsed = parseJson(text, options.maxDepth);
-    const token = keyFrom === 'path' ? c.req.param('key') : headerToken(c);
+    const credential = credentialOf(c, keyFrom === 'path' ? c.req.param('key') : headerToken(c));
     let auth: { known?: Caller; admitted?: Admission };
     try {
       // Every request, initialize included, needs a valid key; a bad key is refused before a bad body.
-      auth = await authenticate(options, c, token, parsed.ok && isChargedCall(parsed.value, readOnly));
+      auth = await authenticate(options, credential, parsed.ok && isChargedCall(parsed.value, readOnly));
     } catch (err) {
       return failure(c, asDisperslError(err));
     }
     const caller = (auth.admitted?.caller ?? auth.known)!;
     c.set('keyStart', caller.key.start);
-    const api = new HttpKeyApi(gate, service, credentialOf(c, token), auth.known, auth.admitted);
+    const api = new HttpKeyApi(gate, service, credential, auth.known, auth.admitted);
     try {
       if (!parsed.ok) {
         return parsed.reason === 'syntax'
