@@ -164,6 +164,21 @@ describe('the stdio server in a bad environment', () => {
   }
 });
 
+describe('serve in a bad environment', () => {
+  for (const c of cases) {
+    it(`exits 1 with one line and touches nothing: ${c.name}`, async () => {
+      const db = c.setup(folder(`serve-${cases.indexOf(c)}`));
+      const before = fingerprint(db);
+      const out = await runCli(['serve', '--port', '0'], cliEnv(tmp.dir, { DISPERSL_DB: db }), { timeoutMs: 10_000 });
+      expect(out.code).toBe(1);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toMatch(/^dispersl-mcp: [^\n]+\n$/);
+      expect(out.stderr).toMatch(c.says);
+      expect(fingerprint(db)).toBe(before);
+    });
+  }
+});
+
 describe('serve on a port already in use', () => {
   let blocker: Server;
   let port: number;

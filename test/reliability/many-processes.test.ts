@@ -76,4 +76,32 @@ describe('many processes charging one key on one database', () => {
     expect(usage).toEqual({ hour_window: window, hour_count: QUOTA });
     expect(invariantViolations(tmp.db())).toEqual([]);
   });
+
+  it('ends a revoked or disabled key on its very next request in the other process', async () => {
+    const { secret: admin } = await initDb(tmp.dir, tmp.db(), ['--plan', 'pro']);
+    const [a, b] = await Promise.all(servers.map((s) => s.url()));
+    const created = await rest(a!, 'POST', '/v1/api-keys', admin, { name: 'short-lived', permissions: ['keys:read'] });
+    const { id, secret_key: token } = created.json as { id: string; secret_key: string };
+    expect((await rest(b!, 'GET', '/v1/me', token)).status).toBe(200);
+    expect((await rest(a!, 'PATCH', `/v1/keys/${id}`, admin, { enabled: false })).status).toBe(200);
+    expect(((await rest(b!, 'GET', '/v1/me', token)).json as { error: { type: string } }).error.type).toBe('DISABLED_API_KEY');
+    expect((await rest(a!, 'PATCH', `/v1/keys/${id}`, admin, { enabled: true })).status).toBe(200);
+    expect((await rest(b!, 'GET', '/v1/me', token)).status).toBe(200);
+    expect((await rest(a!, 'DELETE', `/v1/keys/${id}`, admin)).status).toBe(200);
+    expect(((await rest(b!, 'GET', '/v1/me', token)).json as { error: { type: string } }).error.type).toBe('REVOKED_API_KEY');
+  });
+});
+
+describe('two servers starting together on a fresh database', () => {
+  const tmp = tempDir('twostart');
+  afterAll(() => tmp.cleanup());
+
+  it('create one organization, and exactly one of them shows its key', async () => {
+    const env = cliEnv(tmp.dir, { DISPERSL_DB: tmp.db() });
+    const both = [new ServeProcess(env), new ServeProcess(env)];
+    await Promise.all(both.map((s) => s.url()));
+    await Promise.all(both.map((s) => s.stop()));
+    expect(query<{ n: number }>(tmp.db(), 'SELECT count(*) AS n FROM organizations')[0]!.n).toBe(1);
+    expect(both.filter((s) => /Admin key key_/.test(s.stdout))).toHaveLength(1);
+  });
 });
