@@ -51,15 +51,18 @@ export interface AppWorld extends World {
   rpc(path: string, key: string | undefined, method: string, params?: Record<string, unknown>, headers?: Record<string, string>): Promise<Answer>;
 }
 
+/** A body's JSON, or undefined when it is empty or not JSON. */
+export function jsonOf(text: string): unknown {
+  try {
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function answerOf(response: Response): Promise<Answer> {
   const text = await response.text();
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
+  return { status: response.status, headers: response.headers, text, json: jsonOf(text) };
 }
 
 export function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> = {}): AppWorld {

@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { type Answer, answerOf, jsonOf } from './http-app.js';
 import { BIN, type Sandbox } from './sandbox.js';
 
 /** A `dispersl-mcp serve` process on the sandbox's database, on a free loopback port. */
@@ -72,12 +73,7 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((s) => s.stop('SIGKILL')));
 }
 
-export interface HttpAnswer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
+export type HttpAnswer = Answer;
 
 export interface Call {
   key?: string;
@@ -94,15 +90,7 @@ export async function rest(base: string, method: string, path: string, { key, he
     payload = typeof body === 'string' ? body : JSON.stringify(body);
     sent['content-type'] ??= 'application/json';
   }
-  const response = await fetch(`${base}${path}`, { method, headers: sent, body: payload });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
+  return answerOf(await fetch(`${base}${path}`, { method, headers: sent, body: payload }));
 }
 
 /** A raw request with node:http, for what fetch will not send (a Host header, a chunked body without length). */
@@ -111,15 +99,7 @@ export function raw(base: string, method: string, path: string, headers: Record<
     const req = request(`${base}${path}`, { method, headers, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json });
-      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json: jsonOf(text) }));
     });
     req.on('error', reject);
     if (Array.isArray(body)) {
@@ -174,7 +154,7 @@ export function heldPost(base: string, path: string, key: string, body: unknown)
   req.on('response', (res) => {
     let out = '';
     res.setEncoding('utf8').on('data', (c: string) => (out += c));
-    res.on('end', () => settle({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text: out, json: out ? JSON.parse(out) : undefined }));
+    res.on('end', () => settle({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text: out, json: jsonOf(out) }));
   });
   req.on('error', fail);
   req.flushHeaders();
