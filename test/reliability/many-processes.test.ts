@@ -39,20 +39,34 @@ describe('many processes charging one key on one database', () => {
     const window = await awayFromHourEdge();
     const outcomes: Outcome[] = [];
 
-    /** REST and MCP-over-HTTP calls, alternating, from several clients of one server. */
+    const typeOfResult = (result: { isError?: boolean; content: Array<{ text: string }> }) =>
+      result.isError ? (JSON.parse(result.content[0]!.text) as { error: { type: string } }).error.type : 'admitted';
+
+    /** REST calls, lone MCP tool calls and batches of two, in turn, from several clients of one server. */
     const overHttp = async (server: ServeProcess) => {
       const base = await server.url();
       let left = PER_PROCESS;
+      let turn = 0;
       const client = async () => {
-        while (left-- > 0) {
-          if (left % 2 === 0) {
+        while (left > 0) {
+          const mode = turn++ % 3;
+          if (mode === 0) {
+            left--;
             const a = await rest(base, 'GET', '/v1/me', key);
             outcomes.push(a.status === 200 ? 'admitted' : ((a.json as { error?: { type: string } })?.error?.type ?? `HTTP ${a.status}`));
-          } else {
+          } else if (mode === 1 || left < 2) {
+            left--;
             const a = await rest(base, 'POST', '/mcp', key, { jsonrpc: '2.0', id: left, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
             const result = (a.json as { result?: { isError?: boolean; content: Array<{ text: string }> } })?.result;
-            if (a.status !== 200 || !result) outcomes.push(`HTTP ${a.status}`);
-            else outcomes.push(result.isError ? (JSON.parse(result.content[0]!.text) as { error: { type: string } }).error.type : 'admitted');
+            outcomes.push(a.status !== 200 || !result ? `HTTP ${a.status}` : typeOfResult(result));
+          } else {
+            // A batch: each tool call in it is charged on its own.
+            left -= 2;
+            const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+            const a = await rest(base, 'POST', '/mcp', key, [call(1), call(2)]);
+            const results = a.json as Array<{ result?: { isError?: boolean; content: Array<{ text: string }> } }>;
+            if (a.status !== 200 || !Array.isArray(results)) outcomes.push(`HTTP ${a.status}`, `HTTP ${a.status}`);
+            else for (const r of results) outcomes.push(r.result ? typeOfResult(r.result) : 'RPC error');
           }
         }
       };
