@@ -73,7 +73,6 @@ async function main() {
   for (const name of names) if (!all.includes(name)) usage(`unknown benchmark '${name}'`);
   const selected = names.length > 0 ? names : all;
   const command = `npm run bench${names.length > 0 ? ` -- ${names.join(' ')}` : ''}`;
-  const sections = previousSections();
   let failed = false;
 
   for (const name of selected) {
@@ -100,6 +99,8 @@ async function main() {
       `${process.env.BENCH_NOTE ? ` ${process.env.BENCH_NOTE}` : ''}\n\n` +
       `${table(result.rows, result.columns)}\n\n${notes ? `${notes}\n\n` : ''}`;
     process.stdout.write(`\n${section}`);
+    // Re-read just before writing: another run may have recorded its own sections meanwhile.
+    const sections = previousSections();
     sections.set(name, section);
     writeResults(sections, command);
   }
