@@ -14,7 +14,7 @@ export interface KeyApi {
   revokeKey(input: unknown): Promise<KeyView>;
   rotateKey(input: unknown): Promise<RotatedKey>;
   updateKey(input: unknown): Promise<KeyView>;
-  whoami(): Promise<Whoami>;
+  whoami(input?: unknown): Promise<Whoami>;
   /** The caller's permissions, charging nothing; undefined when they cannot be known for free. */
   permissions(): Promise<readonly string[] | undefined>;
 }
@@ -60,8 +60,8 @@ export class LocalKeyApi implements KeyApi {
     return this.run((caller) => this.service.update(caller, input));
   }
 
-  whoami(): Promise<Whoami> {
-    return this.run((caller) => this.service.whoami(caller));
+  whoami(input?: unknown): Promise<Whoami> {
+    return this.run((caller) => this.service.whoami(caller, input));
   }
 
   async permissions(): Promise<readonly string[] | undefined> {

@@ -1,7 +1,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { type AccessGrant, type AccessTokenVerifier, looksLikeAccessToken, narrowPermissions } from './access-tokens.js';
 import { DisperslError, asDisperslError } from './errors.js';
-import { decideCharge, keyLimits, peekWindow, retryAfterSeconds, type Window } from './limits.js';
+import { decideCharge, keyLimits, peekWindows, retryAfterSeconds, type Window } from './limits.js';
 import type { KeyRecord, Organization, Usage } from './model.js';
 import type { KeyLookup, KeyStore } from './store.js';
 import { hashToken, parseToken } from './tokens.js';
@@ -18,8 +18,10 @@ export interface Credential {
 export interface Caller {
   key: KeyRecord;
   org: Organization;
-  /** The quota window that binds this key, after this request's charge. */
+  /** The quota window that binds this key, after this request's charge (what rate-limit headers report). */
   window: Window;
+  /** The plan's hourly quota of this key, after this request's charge (what whoami reports). */
+  hourly: Window;
   concurrency: { limit: number; in_flight: number };
 }
 
@@ -120,7 +122,7 @@ export class Gate {
     return {
       key,
       org,
-      window: peekWindow(limits.requests_per_hour, key.rate_limit, usage, now),
+      ...peekWindows(limits.requests_per_hour, key.rate_limit, usage, now),
       concurrency: { limit: limits.max_concurrency, in_flight: this.inFlight.get(key.id) ?? 0 },
     };
   }
@@ -210,7 +212,7 @@ export class Gate {
       state.usage.set(key.id, decision.usage);
       this.inFlight.set(key.id, inFlight + 1);
       return {
-        caller: { key: { ...key, last_used_at: now }, org, window: decision.window, concurrency: { limit: limits.max_concurrency, in_flight: inFlight + 1 } },
+        caller: { key: { ...key, last_used_at: now }, org, window: decision.window, hourly: decision.hourly, concurrency: { limit: limits.max_concurrency, in_flight: inFlight + 1 } },
         release: this.releaser(key.id),
       };
     } catch (err) {

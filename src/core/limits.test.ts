@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NOON } from '../testing/fixtures.js';
-import { HOUR_MS, type Window, decideCharge, keyLimits, peekWindow, planLimits, retryAfterSeconds } from './limits.js';
+import { HOUR_MS, type Window, decideCharge, keyLimits, peekWindows, planLimits, retryAfterSeconds } from './limits.js';
 import { EMPTY_USAGE, type Organization, type RateLimit, type Usage } from './model.js';
 
 const org = (plan: Organization['plan'], custom: Partial<Organization> = {}): Organization => ({
@@ -148,15 +148,15 @@ describe("decideCharge: a key's own rate_limit on top of the plan", () => {
 describe('the binding window', () => {
   it('is the window with the fewest requests left', () => {
     const own: RateLimit = { max: 5, window_ms: 60_000 };
-    const w: Window = peekWindow(100, own, { hour_window: NOON, hour_count: 10, own_window: NOON, own_count: 2 }, NOON + 1_000);
+    const w: Window = peekWindows(100, own, { hour_window: NOON, hour_count: 10, own_window: NOON, own_count: 2 }, NOON + 1_000).window;
     expect(w).toEqual({ limit: 5, remaining: 3, reset_at: NOON + 60_000, window_ms: 60_000 });
-    const tight = peekWindow(100, own, { hour_window: NOON, hour_count: 98, own_window: NOON, own_count: 2 }, NOON + 1_000);
+    const tight = peekWindows(100, own, { hour_window: NOON, hour_count: 98, own_window: NOON, own_count: 2 }, NOON + 1_000).window;
     expect(tight).toEqual({ limit: 100, remaining: 2, reset_at: NOON + HOUR_MS, window_ms: HOUR_MS });
   });
 
   it('is the later-resetting window on a tie', () => {
     const own: RateLimit = { max: 5, window_ms: 60_000 };
-    const w = peekWindow(100, own, { hour_window: NOON, hour_count: 95, own_window: NOON, own_count: 0 }, NOON);
+    const w = peekWindows(100, own, { hour_window: NOON, hour_count: 95, own_window: NOON, own_count: 0 }, NOON).window;
     expect(w.window_ms).toBe(HOUR_MS);
   });
 
@@ -166,6 +166,6 @@ describe('the binding window', () => {
   });
 
   it('peeks without charging: a fresh key shows its whole quota', () => {
-    expect(peekWindow(10, null, EMPTY_USAGE, NOON + 5)).toEqual({ limit: 10, remaining: 10, reset_at: NOON + HOUR_MS, window_ms: HOUR_MS });
+    expect(peekWindows(10, null, EMPTY_USAGE, NOON + 5).window).toEqual({ limit: 10, remaining: 10, reset_at: NOON + HOUR_MS, window_ms: HOUR_MS });
   });
 });

@@ -42,7 +42,7 @@ export interface Window {
 }
 
 export type ChargeDecision =
-  | { kind: 'allow'; usage: Usage; window: Window }
+  | { kind: 'allow'; usage: Usage; window: Window; hourly: Window }
   | { kind: 'deny'; window: Window; retry_after_ms: number };
 
 interface FixedWindow {
@@ -100,12 +100,14 @@ export function decideCharge(hourly: number, rateLimit: RateLimit | null, usage:
       own_count: own ? own.count : usage.own_count,
     },
     window: view(binding(windows)),
+    hourly: view(hour),
   };
 }
 
-/** The binding window without charging anything (tools/list, whoami's view of the quota). */
-export function peekWindow(hourly: number, rateLimit: RateLimit | null, usage: Usage, now: number): Window {
-  return view(binding(windowsOf(hourly, rateLimit, usage, now)));
+/** The binding window and the hourly quota, without charging anything (tools/list, peeks). */
+export function peekWindows(hourly: number, rateLimit: RateLimit | null, usage: Usage, now: number): { window: Window; hourly: Window } {
+  const windows = windowsOf(hourly, rateLimit, usage, now);
+  return { window: view(binding(windows)), hourly: view(windows[0]!) };
 }
 
 /** Seconds a client should wait, as Retry-After wants it: whole seconds, at least one. */

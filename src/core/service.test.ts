@@ -251,3 +251,20 @@ describe('KeyService tenancy', () => {
     expect(w.service.list(other, { include_revoked: true }).keys.map((k) => k.id)).toEqual([other.key.id]);
   });
 });
+
+describe('KeyService.whoami', () => {
+  it("reports the plan's hourly quota even when the key's own rate limit binds first", async () => {
+    await setUp();
+    const tight = await callerWith({ rate_limit: { max: 5, window_ms: 60_000 } });
+    const me = w.service.whoami(tight);
+    expect(me.limits.hourly).toMatchObject({ limit: 100, remaining: 100, reset_at: new Date(NOON + 3_600_000).toISOString() });
+    expect(tight.window).toMatchObject({ limit: 5, remaining: 5 });
+  });
+
+  it('refuses arguments it does not take, like every other tool', async () => {
+    await setUp();
+    const error = errorOf(() => w.service.whoami(admin, { verbose: true }));
+    expect(error.type).toBe('INVALID_REQUEST');
+    expect(error.details.issues).toEqual([expect.objectContaining({ path: 'verbose' })]);
+  });
+});

@@ -15,6 +15,7 @@ import {
   type RotatedKey,
   UpdateKeyInput,
   type Whoami,
+  WhoamiInput,
   issuesOf,
 } from './schemas.js';
 import type { KeyStore } from './store.js';
@@ -236,13 +237,14 @@ export class KeyService {
     });
   }
 
-  whoami(caller: Caller): Whoami {
-    const { org, window, concurrency } = caller;
+  whoami(caller: Caller, input?: unknown): Whoami {
+    parse(WhoamiInput, input);
+    const { org, hourly, concurrency } = caller;
     return {
       organization: { id: org.id, name: org.name, plan: org.plan },
       key: toView(caller.key),
       limits: {
-        hourly: { limit: window.limit, remaining: window.remaining, reset_at: new Date(window.reset_at).toISOString() },
+        hourly: { limit: hourly.limit, remaining: hourly.remaining, reset_at: new Date(hourly.reset_at).toISOString() },
         concurrency,
       },
     };

@@ -13,6 +13,7 @@ import {
   RotatedKey,
   UpdateKeyInput,
   Whoami,
+  WhoamiInput,
   issuesOf,
 } from '../core/schemas.js';
 import { isLoopbackHost, parseBaseUrl } from './base-url.js';
@@ -120,8 +121,9 @@ export class RemoteKeyApi implements KeyApi {
     return this.expect(KeyView, await this.request('PATCH', path, rest), 'PATCH', path);
   }
 
-  async whoami(): Promise<Whoami> {
+  async whoami(input?: unknown): Promise<Whoami> {
     this.requireKey();
+    checked(WhoamiInput, input);
     const path = this.client.api('/me');
     return this.expect(Whoami, await this.request('GET', path), 'GET', path);
   }

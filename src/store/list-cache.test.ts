@@ -20,7 +20,7 @@ function makeKey(s: SqliteStore, name: string) {
   const service = new KeyService(s, clock);
   const admin = s.getKey(orgId, adminId)!;
   const org = s.getOrganization(orgId)!;
-  return service.generate({ key: admin, org, window: { limit: 1, remaining: 1, reset_at: 0, window_ms: 1 }, concurrency: { limit: 1, in_flight: 0 } }, { name }).key;
+  return service.generate({ key: admin, org, window: { limit: 1, remaining: 1, reset_at: 0, window_ms: 1 }, hourly: { limit: 1, remaining: 1, reset_at: 0, window_ms: 1 }, concurrency: { limit: 1, in_flight: 0 } }, { name }).key;
 }
 
 const names = (s: SqliteStore, includeRevoked = false) => s.listKeys(orgId, { limit: 50, includeRevoked }).map((k) => k.name);

@@ -9,5 +9,5 @@ export const whoami = defineTool({
   input: WhoamiInput,
   output: Whoami,
   annotations: { readOnlyHint: true, openWorldHint: false },
-  call: (api) => api.whoami(),
+  call: (api, args) => api.whoami(args),
 });
