@@ -278,6 +278,8 @@ export class SqliteStore implements KeyStore {
   private migrate(version: number): void {
     for (let v = version; v < SCHEMA_VERSION; v++) {
       this.db.transaction(() => {
+        // Another process opening the same new file may have migrated since we looked: look again under the write lock.
+        if ((this.db.pragma('user_version', { simple: true }) as number) > v) return;
         this.db.exec(MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
       }).immediate();
