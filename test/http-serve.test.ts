@@ -65,7 +65,8 @@ describe('dispersl-mcp serve', () => {
     const admin = await init(box);
     const server = await serve(box);
     await expect(httpClient(`${server.url}/mcp`)).rejects.toThrow(/401/);
-    await expect(httpClient(`${server.url}/ot/${admin.secret.slice(0, -1)}x`)).rejects.toThrow(/401/);
+    const mistyped = admin.secret.slice(0, -1) + (admin.secret.endsWith('x') ? 'y' : 'x');
+    await expect(httpClient(`${server.url}/ot/${mistyped}`)).rejects.toThrow(/401/);
     const answer = await rest(server.url, 'POST', '/mcp', { body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} } });
     expect(answer.status).toBe(401);
     expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer realm="dispersl"/);
