@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type HttpAnswer, heldPost, rest, serve, stopAll } from './helpers/http-serve.js';
@@ -50,6 +51,8 @@ describe('graceful shutdown', () => {
     expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
     expect(await server.exit()).toEqual({ code: 0, signal: null });
     expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down: finishing in-flight requests', 'stopped']));
+    // The database was closed cleanly: the write-ahead log is checkpointed into it and emptied.
+    expect(existsSync(`${box.db}-wal`) ? statSync(`${box.db}-wal`).size : 0).toBe(0);
     const ids = keyIds(box.db);
     for (const answer of answers) expect(ids).toContain((answer.json as { id: string }).id);
     expect(ids).toHaveLength(6);

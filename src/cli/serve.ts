@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import { checkpointInBackground } from './checkpoints.js';
 import type { Config } from './config.js';
 import { clientConfigs } from './init.js';
 import type { Local } from './local.js';
@@ -81,6 +82,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   if (created) process.stdout.write(bootstrapText(created, config, server.port));
+  const checkpoints = checkpointInBackground(local.store, config.dbPath, logger);
   logger.info('dispersl-mcp serve listening', { version: VERSION, url: server.url, db: config.dbPath, read_only: config.readOnly });
 
   const running = server;
@@ -89,11 +91,16 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop).off('SIGINT', stop);
       logger.info('shutting down: finishing in-flight requests', { signal });
-      void running.close().then(() => {
-        local.store.close();
-        logger.info('stopped', { signal });
-        resolve();
-      });
+      void running
+        .close()
+        .then(() => {
+          local.store.close();
+          return checkpoints.stop();
+        })
+        .then(() => {
+          logger.info('stopped', { signal });
+          resolve();
+        });
     };
     process.on('SIGTERM', stop).on('SIGINT', stop);
   });
