@@ -9,7 +9,7 @@ export const openapiRoute = defineRoute({
   description: 'Generated from the same zod schemas the routes and MCP tools validate with. No key needed.',
   auth: false,
   status: 200,
-  response: z.object({}).passthrough(),
+  response: z.looseObject({}),
   handle(c, { openapi }) {
     return c.json(openapi(), 200);
   },
