@@ -1,5 +1,4 @@
 import type { Logger } from '../core/log.js';
-import { checkpointInBackground } from './checkpoints.js';
 import type { Config } from './config.js';
 import { clientConfigs } from './init.js';
 import type { Local } from './local.js';
@@ -82,7 +81,6 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   if (created) process.stdout.write(bootstrapText(created, config, server.port));
-  const checkpoints = checkpointInBackground(local.store, config.dbPath, logger);
   logger.info('dispersl-mcp serve listening', { version: VERSION, url: server.url, db: config.dbPath, read_only: config.readOnly });
 
   const running = server;
@@ -91,16 +89,11 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop).off('SIGINT', stop);
       logger.info('shutting down: finishing in-flight requests', { signal });
-      void running
-        .close()
-        .then(() => {
-          local.store.close();
-          return checkpoints.stop();
-        })
-        .then(() => {
-          logger.info('stopped', { signal });
-          resolve();
-        });
+      void running.close().then(() => {
+        local.store.close();
+        logger.info('stopped', { signal });
+        resolve();
+      });
     };
     process.on('SIGTERM', stop).on('SIGINT', stop);
   });
