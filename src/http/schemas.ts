@@ -6,7 +6,6 @@ import {
   GenerateKeyInput,
   KeyName,
   KeyView,
-  ListKeysInput,
   RotateKeyInput,
   RotatedKey,
   UpdateKeyInput,
@@ -93,4 +92,3 @@ export const INPUT_SCHEMAS = new Map<z.ZodType, string>([
   [RotateKeyBody, 'RotateKeyRequest'],
 ]);
 
-export { GenerateKeyInput, ListKeysInput };

@@ -1,6 +1,7 @@
 import { jsonObjectBody } from '../body.js';
 import { defineRoute } from '../route.js';
-import { ApiKeyCreated, GenerateKeyInput } from '../schemas.js';
+import { GenerateKeyInput } from '../../core/schemas.js';
+import { ApiKeyCreated } from '../schemas.js';
 
 export const createKeyRoute = defineRoute({
   method: 'POST',
