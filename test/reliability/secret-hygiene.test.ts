@@ -8,7 +8,7 @@ import { SecretLedger } from '../helpers/reliability-secrets.js';
 
 /**
  * One end-to-end session over every transport — init, REST, MCP over HTTP (header and /ot/<key>),
- * MCP over stdio — that issues keys, uses them, rotates and revokes them, and trips errors with
+ * MCP over stdio, locally and in remote mode — that issues keys, uses them, rotates and revokes them, and trips errors with
  * them. Everything the product says is captured: every process's stdout and stderr, every answer,
  * the audit rows and the raw database file. Each issued token may appear in exactly one place:
  * the answer that created it.
@@ -130,7 +130,25 @@ describe('secret hygiene across every transport', () => {
     await tool(overStdio, 'generate_key', { name: 'bad', expires_at: '2000-01-01T00:00:00Z' }, 'stdio');
     await overStdio.close();
 
-    expect(ledger.size).toBeGreaterThanOrEqual(9);
+    // MCP over stdio in remote mode: the same tools over this server's REST API.
+    const remoteTransport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'stdio'],
+      env: cliEnv(tmp.dir, { DISPERSL_BASE_URL: `${base}/v1`, DISPERSL_API_KEY: admin, DISPERSL_LOG_LEVEL: 'debug' }) as Record<string, string>,
+      stderr: 'pipe',
+    });
+    remoteTransport.stderr?.on('data', (chunk: Buffer) => (stdioStderr += chunk.toString('utf8')));
+    const remote = new Client({ name: 'hygiene', version: '1' });
+    await remote.connect(remoteTransport);
+    const viaRemote = await tool(remote, 'generate_key', { name: 'from remote' }, 'stdio remote');
+    expect(viaRemote.isError).toBeFalsy();
+    const remoteId = (viaRemote.structuredContent!.key as { id: string }).id;
+    await tool(remote, 'rotate_key', { id: remoteId, grace_period_seconds: 0 }, 'stdio remote');
+    await tool(remote, 'get_key', { id: remoteId }, 'stdio remote');
+    await tool(remote, 'revoke_key', { id: remoteId }, 'stdio remote');
+    await remote.close();
+
+    expect(ledger.size).toBeGreaterThanOrEqual(11);
     await server.stop();
     const places = {
       'serve stdout': server.stdout,
