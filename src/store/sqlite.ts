@@ -62,6 +62,13 @@ const MIGRATIONS: readonly string[] = [
      retired_at INTEGER
    );
    CREATE UNIQUE INDEX one_current_signing_key ON signing_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;`,
+  // A count of changes to the keys table, whoever makes them: lets a process keep listed pages until
+  // a key changes, where PRAGMA data_version would also change with every request another process charges.
+  `CREATE TABLE key_changes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+   INSERT INTO key_changes (id, n) VALUES (1, 0);
+   CREATE TRIGGER key_inserted AFTER INSERT ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;
+   CREATE TRIGGER key_updated AFTER UPDATE ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;
+   CREATE TRIGGER key_deleted AFTER DELETE ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -210,9 +217,8 @@ export class SqliteStore implements KeyStore {
   readonly db: Database.Database;
   private readonly statements;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
-  /** Key pages read outside transactions, and the count of this connection's key writes they were read after. */
-  private readonly pages = new Map<string, { version: number; writes: number; page: KeyRecord[] }>();
-  private keyWrites = 0;
+  /** Key pages read outside transactions, with the count of key changes they were read at. */
+  private readonly pages = new Map<string, { changes: number; page: KeyRecord[] }>();
 
   constructor(path: string) {
     if (path !== ':memory:') prepareFile(path);
@@ -248,7 +254,7 @@ export class SqliteStore implements KeyStore {
         WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
         ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
       lastUsed: db.prepare('SELECT key_id, last_used_at FROM usage WHERE key_id IN (SELECT value FROM json_each(?))').raw(true),
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      keyChanges: db.prepare('SELECT n FROM key_changes WHERE id = 1').pluck(),
       insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
           revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
         VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
@@ -350,24 +356,22 @@ export class SqliteStore implements KeyStore {
   }
 
   /**
-   * Pages of keys change only when keys are written, so a page is read once and kept until this
-   * connection writes a key or PRAGMA data_version says another connection (another process)
-   * committed anything. last_used_at is not part of it: every charge rewrites it, so listKeys
-   * reads it fresh for the page's keys.
+   * Pages of keys change only when keys are written, so a page is read once and kept until the
+   * key_changes count moves (triggers count every write to keys, by any process). last_used_at is
+   * not part of a page: every charge rewrites it, so listKeys reads it fresh for the page's keys.
    */
   private cachedPage(params: { org: string; all: number; created_at: number; id: string; limit: number }): KeyRecord[] {
-    const version = this.statements.dataVersion.get() as number;
+    const changes = this.statements.keyChanges.get() as number;
     const cacheKey = `${params.org}|${params.all}|${params.created_at}|${params.id}|${params.limit}`;
     const hit = this.pages.get(cacheKey);
-    if (hit !== undefined && hit.version === version && hit.writes === this.keyWrites) return hit.page;
+    if (hit !== undefined && hit.changes === changes) return hit.page;
     const page = (this.statements.listPage.all(params) as KeyRow[]).map(toKey);
     if (this.pages.size >= 256) this.pages.clear();
-    this.pages.set(cacheKey, { version, writes: this.keyWrites, page });
+    this.pages.set(cacheKey, { changes, page });
     return page;
   }
 
   insertKey(key: KeyRecord): void {
-    this.keyWrites++;
     this.statements.insertKey.run({
       ...key,
       permissions: JSON.stringify(key.permissions),
@@ -379,17 +383,14 @@ export class SqliteStore implements KeyStore {
   }
 
   revokeKey(id: string, at: number): boolean {
-    this.keyWrites++;
     return this.statements.revokeKey.run({ id, at }).changes === 1;
   }
 
   rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): boolean {
-    this.keyWrites++;
     return this.statements.rotateKey.run({ id, ...change }).changes === 1;
   }
 
   updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): boolean {
-    this.keyWrites++;
     const enabled = change.enabled === undefined ? null : change.enabled ? 1 : 0;
     return this.statements.updateKey.run({ id, name: change.name ?? null, enabled, at: change.at }).changes === 1;
   }
