@@ -255,13 +255,23 @@ describe('the access log', () => {
     await w.rpc(`/ot/${admin}`, undefined, 'ping');
     const generated = await w.ask('GET', '/healthz', { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/);
+    const revoked = await makeKey(w);
+    w.service.revoke(await w.callerOf(admin), { id: revoked.id });
+    await w.ask('GET', '/v1/keys', { key: revoked.secret });
+    await w.rpc(`/ot/${revoked.secret}`, undefined, 'ping');
+    await w.ask('GET', '/v1/keys', { key: 'not-a-key-at-all' });
     const lines = w.logs.filter((l) => l.msg === 'request');
     expect(lines).toEqual([
       expect.objectContaining({ request_id: 'trace-42', method: 'GET', path: '/v1/me', status: 200, key: admin.slice(0, 12), ms: expect.any(Number) }),
       expect.objectContaining({ method: 'POST', path: '/ot/[redacted]', status: 200, key: admin.slice(0, 12) }),
       expect.objectContaining({ method: 'GET', path: '/healthz', status: 200, key: null }),
+      // A refused key is named by its start too, so an operator can tell which one keeps failing.
+      expect.objectContaining({ method: 'GET', path: '/v1/keys', status: 401, key: revoked.secret.slice(0, 12) }),
+      expect.objectContaining({ method: 'POST', path: '/ot/[redacted]', status: 401, key: revoked.secret.slice(0, 12) }),
+      expect.objectContaining({ method: 'GET', path: '/v1/keys', status: 401, key: null }),
     ]);
     expect(JSON.stringify(w.logs)).not.toContain(admin);
+    expect(JSON.stringify(w.logs)).not.toContain(revoked.secret);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Credential } from '../core/auth.js';
+import { parseToken, tokenStart } from '../core/tokens.js';
 import { type AppContext, headerOf, incomingOf } from './env.js';
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
@@ -23,4 +24,9 @@ export function clientIp(c: AppContext): string {
 export function credentialOf(c: AppContext, token: string | undefined = headerToken(c)): Credential {
   const organizationId = headerOf(c, 'x-organization-id')?.trim();
   return { token, ip: clientIp(c), organizationId: organizationId === '' ? undefined : organizationId };
+}
+
+/** What a log line may show of a refused credential: the start of a well-formed key, nothing of anything else. */
+export function startOf(token: string | undefined): string | undefined {
+  return token !== undefined && parseToken(token) !== undefined ? tokenStart(token) : undefined;
 }

@@ -6,7 +6,7 @@ import type { KeyService } from '../core/service.js';
 import { JSONRPC, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS, isWriteTool } from '../mcp/protocol.js';
 import { SNAPSHOT } from '../mcp/snapshot.js';
 import { hasJsonContentType, parseJson, readBody } from './body.js';
-import { credentialOf, headerToken } from './credential.js';
+import { credentialOf, headerToken, startOf } from './credential.js';
 import { type AppContext, type AppEnv, headerOf } from './env.js';
 import { HttpKeyApi } from './mcp-api.js';
 import { wwwAuthenticate } from './middleware/errors.js';
@@ -110,6 +110,8 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
       // Every request, initialize included, needs a valid key; a bad key is refused before a bad body.
       auth = await authenticate(options, credential, parsed.ok && isChargedCall(parsed.value, readOnly));
     } catch (err) {
+      const start = startOf(credential.token);
+      if (start !== undefined) c.set('keyStart', start);
       return failure(c, asDisperslError(err));
     }
     const caller = (auth.admitted?.caller ?? auth.known)!;

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Clock, Gate } from '../../core/auth.js';
 import { asDisperslError } from '../../core/errors.js';
-import { credentialOf } from '../credential.js';
+import { credentialOf, startOf } from '../credential.js';
 import { type AppEnv, outgoingOf } from '../env.js';
 import { rateLimitHeaders } from '../ratelimit.js';
 
@@ -23,6 +23,8 @@ export const authenticate = ({ gate, clock = Date.now }: AuthOptions): Middlewar
       admission = await gate.admit(credential);
     } catch (err) {
       const error = asDisperslError(err);
+      const start = startOf(credential.token);
+      if (start !== undefined) c.set('keyStart', start);
       if (error.status === 429) {
         // A 429 costs nothing, so the window can be read for its headers without charging anything.
         const caller = await gate.peek(credential).catch(() => undefined);
