@@ -63,7 +63,7 @@ export default async function httpRestBench({ log }) {
       rows,
       notes: [
         `wrk -t1 -c${CONNECTIONS} from a second process, ${SECONDS} s a round, ${ROUNDS} rounds each, alternating, after a 1 s warm-up of each; loopback only.`,
-        'Ours: one serve process (DISPERSL_LOG_LEVEL=warn, so no access log) on a temp file database; each request checks the key (checksum, SHA-256, lookup), charges one request to the hourly quota persisted in SQLite (group-committed, so shared with every other process on the file), lists a page of 20 keys and sets the rate-limit headers. The baseline returns the same JSON from memory.',
+        'Ours: one serve process (DISPERSL_LOG_LEVEL=warn, so no access log) on a temp file database; each request checks the key (checksum, SHA-256, lookup), charges one request to the hourly quota persisted in SQLite (group-committed, so shared with every other process on the file), lists a page of 20 keys (the store keeps a page until a key changes, in any process, and reads last_used_at fresh every time) and sets the rate-limit headers. The baseline returns the same JSON from memory.',
         `Requests charged to the key by the end: ${int(charged.limits.hourly.limit - charged.limits.hourly.remaining)} (enterprise organization whose quota never binds).`,
         `Target: ours ≥ ${TARGET}× the bare route; ${share >= TARGET ? 'met' : 'NOT met'} in this run.`,
         'wrk and the servers share the machine: on 2 cores the figures are bounded by both, and by whatever else runs.',
