@@ -17,13 +17,18 @@ export class SecretLedger {
 
   /** Each (token, place) where an issued token appears in the given texts, none of which may be its origin. */
   leaks(places: Record<string, string>): string[] {
-    const found: string[] = [];
-    for (const [token, origin] of this.issued) {
-      for (const [place, text] of Object.entries(places)) {
-        // The body of a token (without its prefix) is searched too: a leak may have been re-encoded around it.
-        if (text.includes(token) || text.includes(token.slice(8))) found.push(`${token.slice(0, 12)}… (issued by ${origin}) found in ${place}`);
+    // A token's 38 characters after its prefix: searched on their own too, in case a leak re-encoded what is around them.
+    const byBody = new Map([...this.issued].map(([token, origin]) => [token.slice(8), { token, origin }]));
+    const found = new Set<string>();
+    for (const [place, text] of Object.entries(places)) {
+      // One pass over each text: every run of base62 characters long enough to hold a token body.
+      for (const run of text.matchAll(/[0-9A-Za-z]{38,}/g)) {
+        for (let i = 0; i + 38 <= run[0].length; i++) {
+          const hit = byBody.get(run[0].slice(i, i + 38));
+          if (hit) found.add(`${hit.token.slice(0, 12)}… (issued by ${hit.origin}) found in ${place}`);
+        }
       }
     }
-    return found;
+    return [...found];
   }
 }
