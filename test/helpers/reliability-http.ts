@@ -71,7 +71,7 @@ export async function awayFromHourEdge(): Promise<number> {
 }
 
 /** Polls `probe` until `accept` holds (bounded: at most `tries` probes, `pauseMs` apart); returns the last answer. */
-export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, tries = 100, pauseMs = 20): Promise<T> {
+export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, tries = 300, pauseMs = 20): Promise<T> {
   let last = await probe();
   for (let i = 1; i < tries && !accept(last); i++) {
     await sleep(pauseMs);

@@ -140,7 +140,7 @@ describe('crash safety', () => {
       };
       const workers = Array.from({ length: 8 }, worker);
       const killer = (async () => {
-        for (let i = 0; i < 500 && answeredSoFar() < 220; i++) await sleep(10);
+        for (let i = 0; i < 2_000 && answeredSoFar() < 220; i++) await sleep(10);
         server.kill('SIGKILL');
         killed = true;
       })();
@@ -214,7 +214,7 @@ describe('crash safety', () => {
           ),
         );
         if (n === 300) {
-          for (let i = 0; i < 300 && sent.filter((s) => s.answer).length < 100; i++) await sleep(5);
+          for (let i = 0; i < 2_000 && sent.filter((s) => s.answer).length < 100; i++) await sleep(5);
           server.kill('SIGKILL');
         }
       }
