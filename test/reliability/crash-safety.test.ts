@@ -112,7 +112,8 @@ describe('crash safety', () => {
     it('keeps every answered write, applies none by half, and counts the quota consistently', async () => {
       const base = await server.url();
       const pool: string[] = [];
-      const send = async (write: Write): Promise<void> => {
+      /** One write; false when the connection failed (the server is gone). */
+      const send = async (write: Write): Promise<boolean> => {
         const entry: Sent = { write };
         sent.push(entry);
         let answer: HttpAnswer;
@@ -122,27 +123,27 @@ describe('crash safety', () => {
           else if (write.op === 'rotate') answer = await rest(base, 'POST', `/v1/keys/${write.id}/rotate`, admin.secret, { grace_period_seconds: write.grace });
           else answer = await rest(base, 'PATCH', `/v1/keys/${write.id}`, admin.secret, { name: write.name });
         } catch {
-          return; // the server died before answering: this write may or may not have happened
+          return false; // the server died before answering: this write may or may not have happened
         }
         entry.answer = { status: answer.status, body: answer.json };
         const body = answer.json as { id?: string; key?: { id: string } };
         if (answer.status < 300 && write.op === 'generate') pool.push(body.id!);
         if (answer.status < 300 && write.op === 'rotate') pool.push(body.key!.id);
+        return true;
       };
       for (let i = 0; i < 20; i++) await send({ op: 'generate', name: `seed ${i}` });
 
-      // Eight clients write as fast as they can; the server is killed once enough answers are in.
+      // Eight clients write as fast as they can, each until its connection fails: the kill lands
+      // while they write, and every client ends with one write the dead server never answered.
       let n = 0;
-      let killed = false;
       const answeredSoFar = () => sent.filter((s) => s.answer).length;
       const worker = async () => {
-        while (!killed && n < 5_000) await send(nextWrite(pool, n++));
+        while (n < 5_000 && (await send(nextWrite(pool, n++))));
       };
       const workers = Array.from({ length: 8 }, worker);
       const killer = (async () => {
         for (let i = 0; i < 2_000 && answeredSoFar() < 220; i++) await sleep(10);
         server.kill('SIGKILL');
-        killed = true;
       })();
       await Promise.all([killer, ...workers]);
       const exit = await server.exited;
