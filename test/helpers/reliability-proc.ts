@@ -72,6 +72,8 @@ export interface RpcMessage {
 export class StdioProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly lines: string[] = [];
+  /** stdout lines that are not JSON (a protocol violation). */
+  readonly notJson: string[] = [];
   stderr = '';
   private buffer = '';
   private nextId = 1;
@@ -94,7 +96,13 @@ export class StdioProcess {
       this.buffer = this.buffer.slice(newline + 1);
       newline = this.buffer.indexOf('\n');
       this.lines.push(line);
-      const message = JSON.parse(line) as RpcMessage | RpcMessage[];
+      let message: RpcMessage | RpcMessage[];
+      try {
+        message = JSON.parse(line) as RpcMessage | RpcMessage[];
+      } catch {
+        this.notJson.push(line); // stdout must carry nothing but protocol messages: tests assert this stays empty
+        continue;
+      }
       for (const m of Array.isArray(message) ? message : [message]) {
         if (m.id === undefined || m.id === null) continue;
         this.waiting.get(m.id)?.(m);
