@@ -157,6 +157,7 @@ describe('the stdio server in a bad environment', () => {
       }
       const exit = await server.close();
       expect(exit.code).toBe(0);
+      expect(server.notJson).toEqual([]);
       const opens = server.stderr.split('\n').filter((line) => line.includes('cannot open the key store'));
       expect(opens).toHaveLength(1);
       expect(fingerprint(c.db)).toBe(before);
