@@ -51,15 +51,15 @@ function bootstrapText(created: Bootstrapped, config: Config, port: number): str
 
 /** `dispersl-mcp serve`: the REST API and MCP over HTTP in one server, on the local database. */
 export async function runServe(config: Config, logger: Logger): Promise<void> {
-  const [{ openLocal }, { createApp }, { startServer }, { McpDispatcher }, { createToolRunner }] = await Promise.all([
+  const [{ openLocal }, { createApp }, { startServer }, { McpDispatcher }, { createToolRunner }, { AccessTokens }, { localUrl }] = await Promise.all([
     import('./local.js'),
     import('../http/app.js'),
     import('../http/server.js'),
     import('../mcp/protocol.js'),
     import('../mcp/run-tool.js'),
+    import('../oauth/access-tokens.js'),
+    import('../oauth/public-url.js'),
   ]);
-  const { AccessTokens } = await import('../oauth/access-tokens.js');
-  const { localUrl } = await import('../oauth/public-url.js');
   // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;

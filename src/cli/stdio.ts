@@ -35,52 +35,73 @@ async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; c
  * SQLite load (every IDE launch waits for that answer), then loads them while the client goes on.
  * If the database cannot be opened, the server stays up and each call says so instead of dying.
  */
-function deferredApi(config: Config, logger: Logger): KeyApi & { load(): Promise<unknown>; close(): void } {
-  let opened: Promise<{ api: KeyApi; close(): void }> | undefined;
-  const load = () => {
-    opened ??= openApi(config, logger).catch((err: unknown) => {
-      logger.error('cannot open the key store', { error: err instanceof Error ? err.message : String(err), db: config.dbPath });
+class DeferredKeyApi implements KeyApi {
+  private opened: Promise<{ api: KeyApi; close(): void }> | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  load(): Promise<{ api: KeyApi; close(): void }> {
+    this.opened ??= openApi(this.config, this.logger).catch((err: unknown) => {
+      this.logger.error('cannot open the key store', { error: err instanceof Error ? err.message : String(err), db: this.config.dbPath });
       throw err;
     });
-    return opened;
-  };
-  const call =
-    <K extends keyof KeyApi>(method: K) =>
-    async (...args: Parameters<KeyApi[K]>) => {
-      let api: KeyApi;
-      try {
-        api = (await load()).api;
-      } catch (err) {
-        const { DisperslError } = await import('../core/errors.js');
-        // The model cannot read stderr: say what is wrong (a path, a file state, a version; no SQL) so it can tell the user.
-        const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
-        throw new DisperslError('INTERNAL_ERROR', `The server could not open its key store (${config.dbPath}): ${reason}. Fix it, then restart this MCP server.`);
-      }
-      return (api[method] as (...a: unknown[]) => unknown)(...args);
-    };
-  return {
-    listKeys: call('listKeys'),
-    getKey: call('getKey'),
-    generateKey: call('generateKey'),
-    revokeKey: call('revokeKey'),
-    rotateKey: call('rotateKey'),
-    updateKey: call('updateKey'),
-    whoami: call('whoami'),
-    permissions: async () => {
-      try {
-        return await (await load()).api.permissions();
-      } catch {
-        return undefined;
-      }
-    },
-    load: () => load().catch(() => undefined),
-    close: () => void opened?.then((o) => o.close(), () => undefined),
-  } as KeyApi & { load(): Promise<unknown>; close(): void };
+    return this.opened;
+  }
+
+  close(): void {
+    void this.opened?.then(
+      (o) => o.close(),
+      () => undefined,
+    );
+  }
+
+  private async api(): Promise<KeyApi> {
+    try {
+      return (await this.load()).api;
+    } catch (err) {
+      const { DisperslError } = await import('../core/errors.js');
+      // The model cannot read stderr: say what is wrong (a path, a file state, a version; no SQL) so it can tell the user.
+      const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+      throw new DisperslError('INTERNAL_ERROR', `The server could not open its key store (${this.config.dbPath}): ${reason}. Fix it, then restart this MCP server.`);
+    }
+  }
+
+  async listKeys(input: unknown) {
+    return (await this.api()).listKeys(input);
+  }
+  async getKey(input: unknown) {
+    return (await this.api()).getKey(input);
+  }
+  async generateKey(input: unknown) {
+    return (await this.api()).generateKey(input);
+  }
+  async revokeKey(input: unknown) {
+    return (await this.api()).revokeKey(input);
+  }
+  async rotateKey(input: unknown) {
+    return (await this.api()).rotateKey(input);
+  }
+  async updateKey(input: unknown) {
+    return (await this.api()).updateKey(input);
+  }
+  async whoami(input?: unknown) {
+    return (await this.api()).whoami(input);
+  }
+  async permissions(): Promise<readonly string[] | undefined> {
+    try {
+      return await (await this.load()).api.permissions();
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /** MCP over stdio: the caller is DISPERSL_API_KEY; stdout carries nothing but protocol messages. */
 export async function runStdio(config: Config, logger: Logger): Promise<void> {
-  const api = deferredApi(config, logger);
+  const api = new DeferredKeyApi(config, logger);
   const dispatcher = new McpDispatcher({
     version: VERSION,
     logger,
@@ -89,7 +110,7 @@ export async function runStdio(config: Config, logger: Logger): Promise<void> {
   const warmUp = () =>
     setImmediate(() => {
       void dispatcher.warm();
-      void api.load();
+      api.load().catch(() => undefined);
     });
   const shutdown = () => {
     api.close();
