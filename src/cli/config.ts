@@ -12,6 +12,8 @@ export interface Config {
   /** Remote mode: how long one REST call may take, start to last byte. */
   timeoutMs: number;
   dbPath: string;
+  /** DISPERSL_DB was given: client configs printed for stdio must carry it. */
+  dbFromEnv: boolean;
   /** serve: the origin clients reach it at (DISPERSL_PUBLIC_URL); the OAuth issuer. Default: http://<host>:<port>. */
   publicUrl?: string | undefined;
   readOnly: boolean;
@@ -57,6 +59,12 @@ function timeoutMs(value: string | undefined): number {
   return ms;
 }
 
+/** Where a client on this machine reaches a server bound to host:port (a wildcard bind is reached on loopback). */
+export function localUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
 function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -69,6 +77,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     baseUrl: baseUrl(env.DISPERSL_BASE_URL),
     timeoutMs: timeoutMs(env.DISPERSL_TIMEOUT_MS),
     dbPath: env.DISPERSL_DB?.trim() || join(homedir(), '.dispersl', 'dispersl.db'),
+    dbFromEnv: Boolean(env.DISPERSL_DB?.trim()),
     publicUrl: publicUrl(env.DISPERSL_PUBLIC_URL),
     readOnly: flag(env.DISPERSL_READ_ONLY),
     host: env.DISPERSL_HOST?.trim() || '127.0.0.1',

@@ -1,5 +1,5 @@
 import type { Plan } from '../core/model.js';
-import type { Config } from './config.js';
+import { type Config, localUrl } from './config.js';
 import { openLocal } from './local.js';
 
 export interface InitOptions {
@@ -10,48 +10,58 @@ export interface InitOptions {
 }
 
 /** Client configs to paste, each with the key in it: the user sees the key once, here. */
-export function clientConfigs(secret: string, config: Pick<Config, 'dbPath' | 'host' | 'port'>, customDb: boolean) {
+export function clientConfigs(secret: string, serverUrl: string, db: string | undefined) {
   const env: Record<string, string> = { DISPERSL_API_KEY: secret };
-  if (customDb) env.DISPERSL_DB = config.dbPath;
-  const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  if (db !== undefined) env.DISPERSL_DB = db;
   return {
     windsurf: { mcpServers: { dispersl: { command: 'npx', args: ['-y', 'dispersl-mcp'], env } } },
-    cursorUrl: { mcpServers: { dispersl: { url: `${base}/ot/${secret}` } } },
-    cursorHeader: { mcpServers: { dispersl: { url: `${base}/mcp`, headers: { Authorization: `Bearer ${secret}` } } } },
+    cursorHeader: { mcpServers: { dispersl: { url: `${serverUrl}/mcp`, headers: { Authorization: `Bearer ${secret}` } } } },
+    cursorUrl: { mcpServers: { dispersl: { url: `${serverUrl}/ot/${secret}` } } },
   };
 }
 
-export function runInit(config: Config, options: InitOptions, customDb: boolean, print: (text: string) => void): void {
+export interface CreatedOrganization {
+  organization: { id: string; name: string; plan: string };
+  key: { id: string };
+  secret: string;
+}
+
+/** What `init` and a bootstrapping `serve` print: the key, once, and the configs that carry it. */
+export function announceKey(headline: string, created: CreatedOrganization, config: Config, serverUrl: string): string {
+  const configs = clientConfigs(created.secret, serverUrl, config.dbFromEnv ? config.dbPath : undefined);
+  const json = (value: unknown) => JSON.stringify(value, null, 2);
+  return [
+    headline,
+    `Admin key ${created.key.id}:`,
+    '',
+    `  ${created.secret}`,
+    '',
+    'This key is shown once and cannot be retrieved again. Store it now (a password manager or secret store).',
+    '',
+    'Windsurf (~/.codeium/windsurf/mcp_config.json), MCP over stdio:',
+    json(configs.windsurf),
+    '',
+    `Cursor (.cursor/mcp.json), while \`dispersl-mcp serve\` runs at ${serverUrl}; the header form keeps the key out of URLs and logs:`,
+    json(configs.cursorHeader),
+    '',
+    'or with the key in the URL path:',
+    json(configs.cursorUrl),
+    '',
+  ].join('\n');
+}
+
+export function runInit(config: Config, options: InitOptions, print: (text: string) => void): void {
   const local = openLocal(config.dbPath);
   try {
-    const { organization, key, secret } = local.service.createOrganization({
+    const created = local.service.createOrganization({
       name: options.org,
       plan: options.plan,
       requests_per_hour: options.requestsPerHour,
       max_concurrency: options.maxConcurrency,
     });
-    const configs = clientConfigs(secret, config, customDb);
-    const json = (value: unknown) => JSON.stringify(value, null, 2);
-    print(
-      [
-        `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${config.dbPath}`,
-        `Admin key ${key.id}:`,
-        '',
-        `  ${secret}`,
-        '',
-        'This key is shown once and cannot be retrieved again. Store it now (a password manager or secret store).',
-        '',
-        'Windsurf (~/.codeium/windsurf/mcp_config.json), MCP over stdio:',
-        json(configs.windsurf),
-        '',
-        'Cursor (.cursor/mcp.json), once `npx dispersl-mcp serve` runs; the header form keeps the key out of URLs and logs:',
-        json(configs.cursorHeader),
-        '',
-        'or with the key in the URL path:',
-        json(configs.cursorUrl),
-        '',
-      ].join('\n'),
-    );
+    const { organization } = created;
+    const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${config.dbPath}`;
+    print(announceKey(headline, created, config, localUrl(config.host, config.port)));
   } finally {
     local.store.close();
   }

@@ -1,20 +1,23 @@
 /** The closed set of errors the product can answer with, the same over REST and MCP. */
-export type ErrorType =
-  | 'MISSING_API_KEY'
-  | 'INVALID_API_KEY'
-  | 'EXPIRED_API_KEY'
-  | 'REVOKED_API_KEY'
-  | 'DISABLED_API_KEY'
-  | 'IP_NOT_ALLOWED'
-  | 'INSUFFICIENT_PERMISSIONS'
-  | 'ORGANIZATION_FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'INVALID_REQUEST'
-  | 'CANNOT_REVOKE_SELF'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'RATE_LIMIT_EXCEEDED'
-  | 'CONCURRENCY_LIMIT_EXCEEDED'
-  | 'INTERNAL_ERROR';
+export const ERROR_TYPES = [
+  'MISSING_API_KEY',
+  'INVALID_API_KEY',
+  'EXPIRED_API_KEY',
+  'REVOKED_API_KEY',
+  'DISABLED_API_KEY',
+  'IP_NOT_ALLOWED',
+  'INSUFFICIENT_PERMISSIONS',
+  'ORGANIZATION_FORBIDDEN',
+  'NOT_FOUND',
+  'INVALID_REQUEST',
+  'CANNOT_REVOKE_SELF',
+  'PAYLOAD_TOO_LARGE',
+  'RATE_LIMIT_EXCEEDED',
+  'CONCURRENCY_LIMIT_EXCEEDED',
+  'INTERNAL_ERROR',
+] as const;
+
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 export type ErrorDetails = Record<string, unknown>;
 
@@ -89,7 +92,7 @@ export class DisperslError extends Error {
 }
 
 export function isErrorType(value: unknown): value is ErrorType {
-  return typeof value === 'string' && Object.hasOwn(DEFAULT_MESSAGES, value);
+  return (ERROR_TYPES as readonly unknown[]).includes(value);
 }
 
 /** Anything that is not one of ours becomes INTERNAL_ERROR, carrying nothing internal. */

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import type { ErrorType } from '../core/errors.js';
+import { ERROR_TYPES } from '../core/errors.js';
 import {
   CreatedKey,
   EnvironmentSchema,
   GenerateKeyInput,
+  KeyList,
   KeyName,
   KeyView,
   RotateKeyInput,
@@ -16,7 +17,7 @@ import {
 
 export const RestKeyList = z.object({
   apiKeys: z.array(KeyView).describe('Keys of your organization, newest first.'),
-  next_cursor: z.string().nullable().describe('Pass as cursor to get the next page; null on the last page.'),
+  next_cursor: KeyList.shape.next_cursor,
 });
 
 export const NewKeyQuery = z
@@ -44,26 +45,6 @@ const { id: _rotateId, ...rotateFields } = RotateKeyInput.shape;
 export const RotateKeyBody = z.object(rotateFields).strict();
 
 export const Health = z.object({ status: z.literal('ok'), version: z.string() });
-
-const ERROR_TYPES = [
-  'MISSING_API_KEY',
-  'INVALID_API_KEY',
-  'EXPIRED_API_KEY',
-  'REVOKED_API_KEY',
-  'DISABLED_API_KEY',
-  'IP_NOT_ALLOWED',
-  'INSUFFICIENT_PERMISSIONS',
-  'ORGANIZATION_FORBIDDEN',
-  'NOT_FOUND',
-  'INVALID_REQUEST',
-  'CANNOT_REVOKE_SELF',
-  'PAYLOAD_TOO_LARGE',
-  'RATE_LIMIT_EXCEEDED',
-  'CONCURRENCY_LIMIT_EXCEEDED',
-  'INTERNAL_ERROR',
-] as const satisfies readonly ErrorType[];
-// Fails to compile when the error union gains a type this list lacks.
-const _allTypes: Record<ErrorType, true> = Object.fromEntries(ERROR_TYPES.map((t) => [t, true])) as Record<(typeof ERROR_TYPES)[number], true>;
 
 export const ErrorEnvelope = z.object({
   error: z.object({

@@ -19,9 +19,3 @@ export function parsePublicUrl(raw: string): string {
   }
   return url.origin;
 }
-
-/** Where a client on this machine reaches a server bound to host:port (a wildcard bind is reached on loopback). */
-export function localUrl(host: string, port: number): string {
-  const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
-}
