@@ -89,23 +89,18 @@ export class Gate {
   /** Authenticate and charge one request. */
   admit(credential: Credential): Promise<Admission> {
     const granted = this.grantOf(credential.token);
-    if (granted) {
-      return granted.then(
-        (grant) =>
-          new Promise((resolve, reject) => {
-            this.queue.push({ hash: '', grant, credential, resolve, reject });
-            if (this.queue.length === 1) setImmediate(() => this.flush());
-          }),
-      );
-    }
-    let hash: string;
+    if (granted) return granted.then((grant) => this.enqueue({ hash: '', grant, credential }));
     try {
-      hash = this.hashOf(credential.token);
+      return this.enqueue({ hash: this.hashOf(credential.token), credential });
     } catch (err) {
       return Promise.reject(asDisperslError(err));
     }
+  }
+
+  /** Queues a request for the next flush, which the first request of an event-loop turn schedules. */
+  private enqueue(request: Omit<Pending, 'resolve' | 'reject'>): Promise<Admission> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ hash, credential, resolve, reject });
+      this.queue.push({ ...request, resolve, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
     });
   }

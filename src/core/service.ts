@@ -78,6 +78,13 @@ function requireCover(caller: Caller, permissions: readonly string[]): void {
   }
 }
 
+/** A test key may only come by test secrets, whether it creates a key or rotates one. */
+function requireEnvironment(caller: Caller, environment: 'live' | 'test'): void {
+  if (caller.key.environment === 'test' && environment === 'live') {
+    throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key can only create or rotate test keys', { required: ['live environment'] });
+  }
+}
+
 function encodeCursor(key: KeyRecord): string {
   return Buffer.from(JSON.stringify([key.created_at, key.id])).toString('base64url');
 }
@@ -122,9 +129,7 @@ export class KeyService {
     const permissions = args.permissions ?? caller.key.permissions;
     requireCover(caller, permissions);
     const environment = args.environment ?? caller.key.environment;
-    if (caller.key.environment === 'test' && environment === 'live') {
-      throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key can only create test keys', { required: ['live environment'] });
-    }
+    requireEnvironment(caller, environment);
     const expires_at = this.expiry(args.expires_at, args.expires_in_seconds, now);
     const issued = generateToken(environment, this.random);
     const key: KeyRecord = {
@@ -178,9 +183,7 @@ export class KeyService {
       const old = this.find(caller, id);
       requireCover(caller, old.permissions);
       // Rotating hands over a secret of the old key's environment: a test key must not obtain a live one.
-      if (caller.key.environment === 'test' && old.environment === 'live') {
-        throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key cannot rotate a live key', { required: ['live environment'] });
-      }
+      requireEnvironment(caller, old.environment);
       if (old.revoked_at !== null) throw invalidRequest([{ path: 'id', message: 'the key is revoked; generate a new key instead' }]);
       if (old.rotated_to !== null) {
         throw invalidRequest([{ path: 'id', message: `the key was already rotated to ${old.rotated_to}; rotate that key instead` }]);
