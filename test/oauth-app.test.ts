@@ -1,24 +1,20 @@
 import { decodeProtectedHeader } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gate } from '../src/core/auth.js';
 import { createLogger } from '../src/core/log.js';
 import { createApp } from '../src/http/app.js';
 import { McpDispatcher } from '../src/mcp/protocol.js';
 import { createToolRunner } from '../src/mcp/run-tool.js';
 import { AccessTokens } from '../src/oauth/access-tokens.js';
-import { type World, createWorld } from '../src/testing/fixtures.js';
+import { worldsClosedAfterEach } from '../src/testing/fixtures.js';
 
 /** The HTTP app in process with OAuth switched on and a clock the test moves: token expiry and signing-key rotation without waiting. */
 
 const BASE = 'https://keys.example.com';
-const worlds: World[] = [];
-afterEach(() => {
-  for (const w of worlds.splice(0)) w.store.close();
-});
+const world = worldsClosedAfterEach();
 
 function oauthApp() {
-  const w = createWorld({ plan: 'pro' });
-  worlds.push(w);
+  const w = world({ plan: 'pro' });
   const lines: string[] = [];
   const logger = createLogger('debug', (line) => void lines.push(line));
   const tokens = new AccessTokens(w.store, { issuer: BASE, clock: w.clock.read });

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { NOON, type World, createWorld, credential, rejectionOf } from '../testing/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { NOON, type World, credential, worldsClosedAfterEach, rejectionOf } from '../testing/fixtures.js';
 import type { AccessTokenVerifier } from './access-tokens.js';
 import { Gate } from './auth.js';
 
@@ -8,15 +8,7 @@ import { Gate } from './auth.js';
  * once; these pin down that this changes nothing a caller can see.
  */
 
-const worlds: World[] = [];
-function world(...args: Parameters<typeof createWorld>): World {
-  const w = createWorld(...args);
-  worlds.push(w);
-  return w;
-}
-afterEach(() => {
-  for (const w of worlds.splice(0)) w.store.close();
-});
+const world = worldsClosedAfterEach();
 
 const ACCESS_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJrZXkifQ.c2lnbmF0dXJl';
 

@@ -1,21 +1,17 @@
 import { decodeJwt } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gate } from '../core/auth.js';
-import { type World, createWorld, credential } from '../testing/fixtures.js';
+import { credential, worldsClosedAfterEach } from '../testing/fixtures.js';
 import { AccessTokens } from './access-tokens.js';
 import { clientCredentials } from './client-credentials.js';
 import { OAuthError } from './errors.js';
 import { type TokenRequest, parseTokenRequest } from './token-request.js';
 
 const BASE = 'http://127.0.0.1:8787';
-const worlds: World[] = [];
-afterEach(() => {
-  for (const w of worlds.splice(0)) w.store.close();
-});
+const world = worldsClosedAfterEach();
 
 function setup() {
-  const w = createWorld();
-  worlds.push(w);
+  const w = world();
   const tokens = new AccessTokens(w.store, { issuer: BASE, clock: w.clock.read });
   const gate = new Gate(w.store, w.clock.read, { accessTokens: tokens });
   const deps = { authenticate: (c: Parameters<Gate['peek']>[0]) => gate.peek(c), tokens };

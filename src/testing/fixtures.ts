@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { type Caller, type Credential, Gate, LOCAL_IP } from '../core/auth.js';
 import { DisperslError } from '../core/errors.js';
 import type { Organization, Plan } from '../core/model.js';
@@ -102,4 +103,17 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<DisperslEr
     throw err;
   }
   throw new Error('expected a DisperslError, but the call succeeded');
+}
+
+/** createWorld for a test file: every world made during a test is closed after it. */
+export function worldsClosedAfterEach(): (...args: Parameters<typeof createWorld>) => World {
+  const made: World[] = [];
+  afterEach(() => {
+    for (const w of made.splice(0)) w.store.close();
+  });
+  return (...args) => {
+    const w = createWorld(...args);
+    made.push(w);
+    return w;
+  };
 }
