@@ -1,22 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type HttpAnswer, errorType, httpClient, raw, rest, serve, stopAll, tool } from './helpers/http-serve.js';
-import { type Sandbox, init, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { type HttpAnswer, errorType, httpClient, raw, rest, serve, sandboxEachTest, tool } from './helpers/http-serve.js';
+import { init } from './helpers/sandbox.js';
 
 const ALL = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
 const READ = ['list_keys', 'get_key', 'whoami'];
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(async () => {
-  await stopAll();
-  box.remove();
-});
+const box = sandboxEachTest();
 
 describe('dispersl-mcp serve', () => {
   it('bootstraps an empty database once, printing the key with Cursor config for this port', async () => {
-    const first = await serve(box);
+    const first = await serve(box());
     const out = first.stdout();
     const secret = /^ {2}(pk_live_[0-9A-Za-z]+)$/m.exec(out)?.[1];
     expect(secret).toBeDefined();
@@ -28,14 +21,14 @@ describe('dispersl-mcp serve', () => {
     expect(me.json).toMatchObject({ organization: { name: 'My organization', plan: 'free' }, key: { permissions: ['admin'] } });
     expect(await first.stop()).toEqual({ code: 0, signal: null });
 
-    const second = await serve(box);
+    const second = await serve(box());
     expect(second.stdout()).toBe('');
     expect((await rest(second.url, 'GET', '/v1/keys', { key: secret })).json).toMatchObject({ apiKeys: [{ name: 'Admin key' }] });
   });
 
   it('serves the SDK client over Streamable HTTP on /mcp (header) and /ot/<key> (path)', async () => {
-    const admin = await init(box);
-    const server = await serve(box);
+    const admin = await init(box());
+    const server = await serve(box());
     const viaHeader = await httpClient(`${server.url}/mcp`, admin.secret);
     expect((await viaHeader.listTools()).tools.map((t) => t.name)).toEqual(ALL);
     expect(await tool(viaHeader, 'whoami')).toMatchObject({ ok: true, data: { organization: { id: admin.orgId }, key: { id: admin.keyId } } });
@@ -62,8 +55,8 @@ describe('dispersl-mcp serve', () => {
   });
 
   it('refuses the SDK client with HTTP 401 and WWW-Authenticate for a missing or wrong key', async () => {
-    const admin = await init(box);
-    const server = await serve(box);
+    const admin = await init(box());
+    const server = await serve(box());
     await expect(httpClient(`${server.url}/mcp`)).rejects.toThrow(/401/);
     const mistyped = admin.secret.slice(0, -1) + (admin.secret.endsWith('x') ? 'y' : 'x');
     await expect(httpClient(`${server.url}/ot/${mistyped}`)).rejects.toThrow(/401/);
@@ -73,8 +66,8 @@ describe('dispersl-mcp serve', () => {
   });
 
   it("refuses a foreign Origin and a rebound Host with 403", async () => {
-    const admin = await init(box);
-    const server = await serve(box);
+    const admin = await init(box());
+    const server = await serve(box());
     const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
     const headers = { authorization: `Bearer ${admin.secret}`, 'content-type': 'application/json' };
     const port = new URL(server.url).port;
@@ -87,8 +80,8 @@ describe('dispersl-mcp serve', () => {
   });
 
   it('answers bad input with the envelope or a JSON-RPC error, never a stack trace, and keeps serving', async () => {
-    const admin = await init(box);
-    const server = await serve(box);
+    const admin = await init(box());
+    const server = await serve(box());
     const key = { authorization: `Bearer ${admin.secret}` };
     const json = { ...key, 'content-type': 'application/json' };
     const answers: HttpAnswer[] = [

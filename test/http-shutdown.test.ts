@@ -1,17 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type HttpAnswer, heldPost, rest, serve, stopAll } from './helpers/http-serve.js';
-import { type Sandbox, init, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { type HttpAnswer, heldPost, rest, serve, sandboxEachTest } from './helpers/http-serve.js';
+import { init } from './helpers/sandbox.js';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(async () => {
-  await stopAll();
-  box.remove();
-});
+const box = sandboxEachTest();
 
 function keyIds(dbPath: string): string[] {
   const db = new Database(dbPath, { readonly: true });
@@ -26,8 +19,8 @@ const BIG = ['--plan', 'enterprise', '--requests-per-hour', '100000', '--max-con
 
 describe('graceful shutdown', () => {
   it('stops accepting on SIGTERM, finishes the requests in flight, and exits 0 with every write kept', async () => {
-    const admin = await init(box, BIG);
-    const server = await serve(box);
+    const admin = await init(box(), BIG);
+    const server = await serve(box());
     const held = Array.from({ length: 5 }, (_, i) => heldPost(server.url, '/v1/api-keys', admin.secret, { name: `in flight ${i}` }));
     // The five are admitted once they hold five of the key's concurrency slots.
     let inFlight = 0;
@@ -52,15 +45,15 @@ describe('graceful shutdown', () => {
     expect(await server.exit()).toEqual({ code: 0, signal: null });
     expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down: finishing in-flight requests', 'stopped']));
     // The database was closed cleanly: the write-ahead log is checkpointed into it and emptied.
-    expect(existsSync(`${box.db}-wal`) ? statSync(`${box.db}-wal`).size : 0).toBe(0);
-    const ids = keyIds(box.db);
+    expect(existsSync(`${box().db}-wal`) ? statSync(`${box().db}-wal`).size : 0).toBe(0);
+    const ids = keyIds(box().db);
     for (const answer of answers) expect(ids).toContain((answer.json as { id: string }).id);
     expect(ids).toHaveLength(6);
   });
 
   it('loses no answered write when SIGTERM lands in the middle of a burst', async () => {
-    const admin = await init(box, BIG);
-    const server = await serve(box);
+    const admin = await init(box(), BIG);
+    const server = await serve(box());
     let signalled = false;
     const burst = Array.from({ length: 60 }, (_, i) =>
       rest(server.url, 'POST', '/v1/api-keys', { key: admin.secret, headers: { connection: 'close' }, body: { name: `burst ${i}` } }).then(
@@ -80,7 +73,7 @@ describe('graceful shutdown', () => {
     // Whatever was answered was answered in full; the rest never got in.
     expect(answered.every((a) => a.status === 201)).toBe(true);
     expect(answered.length).toBeGreaterThan(0);
-    const ids = keyIds(box.db);
+    const ids = keyIds(box().db);
     for (const answer of answered) expect(ids).toContain((answer.json as { id: string }).id);
     expect(ids).toHaveLength(1 + answered.length);
   });

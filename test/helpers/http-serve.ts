@@ -3,7 +3,8 @@ import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type Answer, answerOf, jsonOf } from './http-app.js';
-import { BIN, type Sandbox } from './sandbox.js';
+import { afterEach, beforeEach } from 'vitest';
+import { BIN, type Sandbox, sandbox } from './sandbox.js';
 
 /** A `dispersl-mcp serve` process on the sandbox's database, on a free loopback port. */
 export interface Served {
@@ -165,4 +166,17 @@ export function heldPost(base: string, path: string, key: string, body: unknown)
       return answer;
     },
   };
+}
+
+/** A fresh sandbox for each test of a file, removed after it with every server the test left running. */
+export function sandboxEachTest(): () => Sandbox {
+  let box: Sandbox | undefined;
+  beforeEach(() => {
+    box = sandbox();
+  });
+  afterEach(async () => {
+    await stopAll();
+    box?.remove();
+  });
+  return () => box!;
 }
