@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { CLI } from './lib.js';
+import { CLI, int, median } from './lib.js';
 
 export const HERE = new URL('.', import.meta.url).pathname;
 
@@ -111,6 +111,37 @@ function parseWrk(out) {
     p50: ms('50%'),
     p99: ms('99%'),
     failed: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + (errors ? errors.slice(1).reduce((a, n) => a + Number(n), 0) : 0),
+  };
+}
+
+/**
+ * Runs `measure(i)` for each of `count` contenders once a round, alternating who goes first, so a
+ * drift in the machine's load hits all alike. Refuses a round with failed requests.
+ */
+export async function alternateRounds({ count, rounds, measure, label, log }) {
+  const samples = Array.from({ length: count }, () => []);
+  const indices = [...samples.keys()];
+  for (let round = 0; round < rounds; round++) {
+    for (const i of round % 2 === 0 ? indices : [...indices].reverse()) {
+      const result = await measure(i);
+      if (result.failed > 0) throw new Error(`${label(i)}: ${result.failed} requests failed`);
+      samples[i].push(result);
+      log(`round ${round + 1}: ${label(i)} ${int(result.rps)}/s, p99 ${result.p99} ms`);
+    }
+  }
+  return samples;
+}
+
+/** A contender's row from its wrk rounds: median throughput, its range, median p50 and p99; `extra` columns go after the range. */
+export function wrkRow(label, samples, { rate = 'req/s (median)', extra = {} } = {}) {
+  const rps = samples.map((s) => s.rps);
+  return {
+    contender: label,
+    [rate]: int(median(rps)),
+    'min–max': `${int(Math.min(...rps))}–${int(Math.max(...rps))}`,
+    ...extra,
+    p50: `${median(samples.map((s) => s.p50)).toFixed(2)} ms`,
+    p99: `${median(samples.map((s) => s.p99)).toFixed(2)} ms`,
   };
 }
 

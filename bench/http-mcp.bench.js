@@ -4,7 +4,7 @@
 // process, in alternating rounds of one run.
 import { join } from 'node:path';
 import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
-import { postScript, requireWrk, startScript, startServe, stop, wrk } from './http-lib.js';
+import { alternateRounds, postScript, requireWrk, startScript, startServe, stop, wrk, wrkRow } from './http-lib.js';
 
 const ROUNDS = 4;
 const SECONDS = 3;
@@ -41,28 +41,18 @@ export default async function httpMcpBench({ log }) {
       { label: 'ours: POST /mcp (access log off)', url: `${ours.url}/mcp` },
       { label: 'ours: POST /mcp (JSON access log on, to /dev/null)', url: `${logged.url}/mcp` },
     ];
-    const samples = contenders.map(() => []);
     for (const c of contenders) await wrk(c.url, { connections: CONNECTIONS, seconds: 1, script });
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
-      for (const i of order) {
-        const result = await wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, script });
-        if (result.failed > 0) throw new Error(`${contenders[i].label}: ${result.failed} requests failed`);
-        samples[i].push(result);
-        log(`round ${round + 1}: ${contenders[i].label} ${int(result.rps)} calls/s, p99 ${result.p99} ms`);
-      }
-    }
-    const rows = contenders.map((c, i) => {
-      const rps = samples[i].map((s) => s.rps);
-      return {
-        contender: c.label,
-        'calls/s (median)': int(median(rps)),
-        'min–max': `${int(Math.min(...rps))}–${int(Math.max(...rps))}`,
-        p50: `${median(samples[i].map((s) => s.p50)).toFixed(2)} ms`,
-        p99: `${median(samples[i].map((s) => s.p99)).toFixed(2)} ms`,
-        'vs SDK': ratio(median(samples[i].map((s, round) => s.rps / samples[0][round].rps))),
-      };
+    const samples = await alternateRounds({
+      count: contenders.length,
+      rounds: ROUNDS,
+      measure: (i) => wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, script }),
+      label: (i) => contenders[i].label,
+      log,
     });
+    const rows = contenders.map((c, i) => ({
+      ...wrkRow(c.label, samples[i], { rate: 'calls/s (median)' }),
+      'vs SDK': ratio(median(samples[i].map((s, round) => s.rps / samples[0][round].rps))),
+    }));
     const rps = median(samples[1].map((s) => s.rps));
     const share = median(samples[1].map((s, round) => s.rps / samples[0][round].rps));
     const p99 = median(samples[1].map((s) => s.p99));

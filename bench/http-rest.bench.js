@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
-import { requireWrk, startScript, startServe, stop, wrk } from './http-lib.js';
+import { alternateRounds, requireWrk, startScript, startServe, stop, wrk, wrkRow } from './http-lib.js';
 
 const ROUNDS = 5;
 const SECONDS = 3;
@@ -33,29 +33,17 @@ export default async function httpRestBench({ log }) {
       { label: 'baseline: bare Hono route, same JSON, no auth', url: `${bare.url}${path}`, headers: {} },
       { label: 'ours: dispersl-mcp serve, Bearer key, quota charged', url: `${ours.url}${path}`, headers: { Authorization: `Bearer ${token}` } },
     ];
-    const samples = contenders.map(() => []);
     for (const c of contenders) await wrk(c.url, { connections: CONNECTIONS, seconds: 1, headers: c.headers });
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [0, 1] : [1, 0];
-      for (const i of order) {
-        const result = await wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, headers: contenders[i].headers });
-        if (result.failed > 0) throw new Error(`${contenders[i].label}: ${result.failed} requests failed`);
-        samples[i].push(result);
-        log(`round ${round + 1}: ${contenders[i].label} ${int(result.rps)} req/s`);
-      }
-    }
+    const samples = await alternateRounds({
+      count: contenders.length,
+      rounds: ROUNDS,
+      measure: (i) => wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, headers: contenders[i].headers }),
+      label: (i) => contenders[i].label,
+      log,
+    });
     const ratios = samples[1].map((s, round) => s.rps / samples[0][round].rps);
     const share = median(ratios);
-    const rows = contenders.map((c, i) => {
-      const rps = samples[i].map((s) => s.rps);
-      return {
-        contender: c.label,
-        'req/s (median)': int(median(rps)),
-        'min–max': `${int(Math.min(...rps))}–${int(Math.max(...rps))}`,
-        p50: `${median(samples[i].map((s) => s.p50)).toFixed(2)} ms`,
-        p99: `${median(samples[i].map((s) => s.p99)).toFixed(2)} ms`,
-      };
-    });
+    const rows = contenders.map((c, i) => wrkRow(c.label, samples[i]));
     rows.push({ contender: 'ours ÷ baseline (median of per-round ratios)', 'req/s (median)': ratio(share), 'min–max': `${ratio(Math.min(...ratios))}–${ratio(Math.max(...ratios))}`, p50: '', p99: '' });
     const charged = await fetch(`${ours.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
     return {

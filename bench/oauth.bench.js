@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireWrk, startServe, stop, wrk } from './http-lib.js';
-import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
+import { alternateRounds, requireWrk, startServe, stop, wrk, wrkRow } from './http-lib.js';
+import { median, ratio, seedDatabase, tempDir } from './lib.js';
 
 const ROUNDS = 6;
 const SECONDS = 2;
@@ -59,32 +59,22 @@ export default async function oauthBench({ log }) {
       { label: 'key: Bearer pk_live_…', bearer: token },
       { label: 'access token: Bearer <JWT> (scope keys:read)', bearer },
     ];
-    const samples = contenders.map(() => []);
     const run = (bearer, seconds) => wrk(url, { connections: CONNECTIONS, seconds, headers: { Authorization: `Bearer ${bearer}` } });
     for (const c of contenders) await run(c.bearer, WARM_SECONDS);
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternate which goes first, so a drift in machine load does not favour one.
-      const order = round % 2 === 0 ? [0, 1] : [1, 0];
-      for (const i of order) {
+    const samples = await alternateRounds({
+      count: contenders.length,
+      rounds: ROUNDS,
+      measure: async (i) => {
         const cpuBefore = cpuSeconds(server.child.pid);
         const result = await run(contenders[i].bearer, SECONDS);
-        result.cpuUs = ((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / result.requests;
-        if (result.failed > 0) throw new Error(`${contenders[i].label}: ${result.failed} requests failed`);
-        samples[i].push(result);
-        log(`round ${round + 1}: ${contenders[i].label} ${int(result.rps)} req/s, ${result.cpuUs.toFixed(0)} µs server CPU a request`);
-      }
-    }
-    const rows = contenders.map((c, i) => {
-      const rps = samples[i].map((s) => s.rps);
-      return {
-        contender: c.label,
-        'req/s (median)': int(median(rps)),
-        'min–max': `${int(Math.min(...rps))}–${int(Math.max(...rps))}`,
-        'server CPU µs/request (median)': median(samples[i].map((s) => s.cpuUs)).toFixed(0),
-        p50: `${median(samples[i].map((s) => s.p50)).toFixed(2)} ms`,
-        p99: `${median(samples[i].map((s) => s.p99)).toFixed(2)} ms`,
-      };
+        return { ...result, cpuUs: ((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / result.requests };
+      },
+      label: (i) => contenders[i].label,
+      log,
     });
+    const rows = contenders.map((c, i) =>
+      wrkRow(c.label, samples[i], { extra: { 'server CPU µs/request (median)': median(samples[i].map((s) => s.cpuUs)).toFixed(0) } }),
+    );
     // Each round runs both back to back, so a round's ratio sees one machine load; the median of those is the figure.
     const ratios = samples[0].map((key, round) => samples[1][round].rps / key.rps);
     const share = median(ratios);
