@@ -213,6 +213,56 @@ function prepareFile(path: string): void {
   }
 }
 
+/** How long opening may keep retrying while other processes open or migrate the same file. */
+const OPEN_RETRY_MS = 10_000;
+
+function isBusy(err: unknown): boolean {
+  return typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Opens, configures and migrates the database. Switching a fresh file to WAL takes an exclusive
+ * lock, and two processes doing it at once can deadlock, in which case SQLite answers SQLITE_BUSY
+ * to one of them at once, without waiting for the busy timeout: that one starts over.
+ */
+function openDatabase(path: string): Database.Database {
+  const deadline = Date.now() + OPEN_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    const db = new Database(path);
+    try {
+      configure(db);
+      return db;
+    } catch (err) {
+      db.close();
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
+      sleep(Math.min(100, 10 * attempt));
+    }
+  }
+}
+
+function configure(db: Database.Database): void {
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) throw new SchemaTooNewError(version);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  // A checkpoint resets the log; this bounds what stays on disk afterwards.
+  db.pragma('journal_size_limit = 4194304');
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      // Another process opening the same new file may have migrated since we looked: look again under the write lock.
+      if ((db.pragma('user_version', { simple: true }) as number) > v) return;
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
 export class SqliteStore implements KeyStore {
   readonly db: Database.Database;
   private readonly statements;
@@ -222,21 +272,7 @@ export class SqliteStore implements KeyStore {
 
   constructor(path: string) {
     if (path !== ':memory:') prepareFile(path);
-    this.db = new Database(path);
-    try {
-      this.db.pragma('busy_timeout = 5000');
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new SchemaTooNewError(version);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('foreign_keys = ON');
-      // A checkpoint resets the log; this bounds what stays on disk afterwards.
-      this.db.pragma('journal_size_limit = 4194304');
-      this.migrate(version);
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
+    this.db = openDatabase(path);
     const db = this.db;
     this.statements = {
       insertOrg: db.prepare(
@@ -279,17 +315,6 @@ export class SqliteStore implements KeyStore {
     const columns = this.statements.lookup.columns().map((c) => c.name);
     if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
     this.runInTransaction = db.transaction((fn: () => unknown) => fn());
-  }
-
-  private migrate(version: number): void {
-    for (let v = version; v < SCHEMA_VERSION; v++) {
-      this.db.transaction(() => {
-        // Another process opening the same new file may have migrated since we looked: look again under the write lock.
-        if ((this.db.pragma('user_version', { simple: true }) as number) > v) return;
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
-    }
   }
 
   transaction<T>(fn: () => T): T {

@@ -76,7 +76,11 @@ export class StdioProcess {
   readonly notJson: string[] = [];
   stderr = '';
   private buffer = '';
-  private nextId = 1;
+  /**
+   * Ids of this harness's own requests, far above what tests generate (fc.nat() stays below 2^31):
+   * a generated message answered late with a colliding id would otherwise pass for our answer.
+   */
+  private nextId = 2 ** 52;
   private readonly waiting = new Map<number | string, (message: RpcMessage) => void>();
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
