@@ -8,12 +8,12 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { LocalKeyApi } from '../dist/core/api.js';
 import { openLocal } from '../dist/cli/local.js';
 
-const local = openLocal(process.env.DISPERSL_DB);
+const local = await openLocal(process.env.DISPERSL_DB);
 
 function mcpServer(api) {
   const server = new McpServer({ name: 'sdk-stateless-baseline', version: '1.0.0' });
   server.registerTool('whoami', { description: 'Who am I', inputSchema: {} }, async () => {
-    const result = await api.whoami();
+    const result = await api.call('whoami');
     return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
   });
   return server;

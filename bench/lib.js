@@ -21,9 +21,9 @@ export function tempDir(prefix = 'dispersl-bench-') {
  */
 export async function seedDatabase(dbPath, { extraKeys = 0 } = {}) {
   const { openLocal } = await import('../dist/cli/local.js');
-  const local = openLocal(dbPath);
+  const local = await openLocal(dbPath);
   try {
-    const { organization, key, secret } = local.service.createOrganization({
+    const { organization, key, secret } = await local.service.createOrganization({
       name: 'Benchmark',
       plan: 'enterprise',
       requests_per_hour: 1_000_000_000,
@@ -34,7 +34,7 @@ export async function seedDatabase(dbPath, { extraKeys = 0 } = {}) {
       const admission = await local.gate.admit({ token: secret, ip: '127.0.0.1' });
       try {
         for (let i = 0; i < extraKeys; i++) {
-          extra.push(local.service.generate(admission.caller, { name: `bench ${i}`, permissions: ['keys:read'] }).secret);
+          extra.push((await local.service.execute('generateKey', admission.caller, { name: `bench ${i}`, permissions: ['keys:read'] })).secret);
         }
       } finally {
         admission.release();
@@ -42,7 +42,7 @@ export async function seedDatabase(dbPath, { extraKeys = 0 } = {}) {
     }
     return { orgId: organization.id, keyId: key.id, token: secret, extraTokens: extra };
   } finally {
-    local.store.close();
+    await local.store.close();
   }
 }
 

@@ -9,8 +9,8 @@ const READ = ['list_keys', 'get_key', 'whoami'];
 
 let w: AppWorld;
 let admin: string;
-beforeEach(() => {
-  w = appWorld();
+beforeEach(async () => {
+  w = await appWorld();
   admin = w.tenant.adminSecret;
 });
 
@@ -132,7 +132,7 @@ describe('MCP over HTTP: the transport refuses', () => {
     expect(rebound.status).toBe(403);
     expect((await w.rpc('/mcp', admin, 'ping', undefined, { host: 'localhost:8787' })).status).toBe(200);
     expect((await w.rpc('/mcp', admin, 'ping', undefined, { host: '[::1]:8787' })).status).toBe(200);
-    const open = appWorld({ host: '0.0.0.0' });
+    const open = await appWorld({ host: '0.0.0.0' });
     const named = await open.rpc('/mcp', open.tenant.adminSecret, 'ping', undefined, { host: 'keys.example.com', origin: 'http://keys.example.com' });
     expect(named.status).toBe(200);
     expect((await open.rpc('/mcp', open.tenant.adminSecret, 'ping', undefined, { host: 'keys.example.com', origin: 'http://evil.example' })).status).toBe(403);
@@ -174,7 +174,7 @@ describe('MCP over HTTP: the transport refuses', () => {
   });
 
   it('oversized and deeply nested arguments, and keeps serving', async () => {
-    const small = appWorld({ bodyLimit: 4096 });
+    const small = await appWorld({ bodyLimit: 4096 });
     const key = small.tenant.adminSecret;
     const big = await small.rpc('/mcp', key, 'tools/call', { name: 'generate_key', arguments: { name: 'x'.repeat(5000) } });
     expect(big.status).toBe(413);

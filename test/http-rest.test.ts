@@ -5,8 +5,8 @@ type Key = { id: string; name: string; environment: string; permissions: string[
 
 let w: AppWorld;
 let admin: string;
-beforeEach(() => {
-  w = appWorld();
+beforeEach(async () => {
+  w = await appWorld();
   admin = w.tenant.adminSecret;
 });
 
@@ -191,7 +191,7 @@ describe('bad input over REST', () => {
   });
 
   it('refuses a body over the limit with 413 before looking at the key', async () => {
-    const small = appWorld({ bodyLimit: 1024 });
+    const small = await appWorld({ bodyLimit: 1024 });
     const answer = await small.ask('POST', '/v1/api-keys', { key: small.tenant.adminSecret, body: { name: 'x'.repeat(2000) } });
     expect(answer.status).toBe(413);
     expect(errorOf(answer)).toMatchObject({ code: 413, type: 'PAYLOAD_TOO_LARGE', details: { limit: 1024 } });
@@ -230,7 +230,7 @@ describe('bad input over REST', () => {
 
 describe('a read-only server', () => {
   it('refuses every write route with 403 and serves the reads', async () => {
-    const ro = appWorld({ readOnly: true });
+    const ro = await appWorld({ readOnly: true });
     const key = ro.tenant.adminSecret;
     expect((await ro.ask('GET', '/v1/keys', { key })).status).toBe(200);
     for (const [method, path, body] of [

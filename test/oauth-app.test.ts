@@ -13,8 +13,8 @@ import { worldsClosedAfterEach } from '../src/testing/fixtures.js';
 const BASE = 'https://keys.example.com';
 const world = worldsClosedAfterEach();
 
-function oauthApp() {
-  const w = world({ plan: 'pro' });
+async function oauthApp() {
+  const w = await world({ plan: 'pro' });
   const lines: string[] = [];
   const logger = createLogger('debug', (line) => void lines.push(line));
   const tokens = new AccessTokens(w.store, { issuer: BASE, clock: w.clock.read });
@@ -42,7 +42,7 @@ function oauthApp() {
 
 describe('OAuth in the HTTP app, on an injected clock', () => {
   it('answers an expired token with a 401 INVALID_API_KEY envelope that points at the metadata', async () => {
-    const a = oauthApp();
+    const a = await oauthApp();
     const token = await a.issue();
     expect((await a.get('/v1/keys', token)).status).toBe(200);
     a.w.clock.advance(3_599_999);
@@ -59,7 +59,7 @@ describe('OAuth in the HTTP app, on an injected clock', () => {
   });
 
   it('keeps serving tokens signed before a signing-key rotation until they expire', async () => {
-    const a = oauthApp();
+    const a = await oauthApp();
     const before = await a.issue('keys:read');
     a.w.clock.advance(30 * 60_000);
     a.tokens.signingKeys.rotate();
@@ -72,7 +72,7 @@ describe('OAuth in the HTTP app, on an injected clock', () => {
   });
 
   it('writes neither the key nor the access token to its logs', async () => {
-    const a = oauthApp();
+    const a = await oauthApp();
     const token = await a.issue();
     await a.get('/v1/me', token);
     await a.get('/v1/me', `${token}x`);
@@ -83,14 +83,14 @@ describe('OAuth in the HTTP app, on an injected clock', () => {
   });
 
   it('refuses the authorization endpoint: only client credentials are granted', async () => {
-    const a = oauthApp();
+    const a = await oauthApp();
     const answer = await a.request('/oauth/authorize?response_type=code&client_id=x');
     expect(answer.status).toBe(400);
     expect(await answer.json()).toMatchObject({ error: 'unsupported_response_type' });
   });
 
   it('serves discovery documents built on the configured public URL, readable from any origin', async () => {
-    const a = oauthApp();
+    const a = await oauthApp();
     const resource = await a.request('/.well-known/oauth-protected-resource');
     expect(resource.headers.get('access-control-allow-origin')).toBe('*');
     expect(await resource.json()).toMatchObject({ resource: BASE, authorization_servers: [BASE] });

@@ -50,10 +50,10 @@ export function announceKey(headline: string, created: CreatedOrganization, conf
   ].join('\n');
 }
 
-export function runInit(config: Config, options: InitOptions, print: (text: string) => void): void {
-  const local = openLocal(config.dbPath);
+export async function runInit(config: Config, options: InitOptions, print: (text: string) => void): Promise<void> {
+  const local = await openLocal(config.dbPath);
   try {
-    const created = local.service.createOrganization({
+    const created = await local.service.createOrganization({
       name: options.org,
       plan: options.plan,
       requests_per_hour: options.requestsPerHour,
@@ -63,6 +63,6 @@ export function runInit(config: Config, options: InitOptions, print: (text: stri
     const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${config.dbPath}`;
     print(announceKey(headline, created, config, localUrl(config.host, config.port)));
   } finally {
-    local.store.close();
+    await local.store.close();
   }
 }

@@ -2,11 +2,11 @@ import type { AccessTokenVerifier } from '../core/access-tokens.js';
 import { Gate } from '../core/auth.js';
 import type { KeyStore } from '../core/store.js';
 import { KeyService } from '../core/service.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 
-/** The local composition: one database, one gate (limits) and one service, shared by every transport of a process. */
+/** The local composition: one store, one gate (limits) and one service, shared by every transport of a process. */
 export interface Local {
-  store: SqliteStore;
+  store: KeyStore;
   gate: Gate;
   service: KeyService;
 }
@@ -16,7 +16,7 @@ export interface LocalOptions {
   accessTokens?: (store: KeyStore) => AccessTokenVerifier;
 }
 
-export function openLocal(dbPath: string, options: LocalOptions = {}): Local {
-  const store = new SqliteStore(dbPath);
+export async function openLocal(db: string, options: LocalOptions = {}): Promise<Local> {
+  const store = await openStore(db);
   return { store, gate: new Gate(store, Date.now, { accessTokens: options.accessTokens?.(store) }), service: new KeyService(store) };
 }

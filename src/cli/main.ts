@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
       const org = typeof values.org === 'string' ? values.org.trim() : 'My organization';
       if (org.length < 1 || org.length > 100) throw new UsageError('--org must be 1 to 100 characters');
       const { runInit } = await import('./init.js');
-      runInit(config, { org, plan, requestsPerHour, maxConcurrency }, (text) => process.stdout.write(text));
+      await runInit(config, { org, plan, requestsPerHour, maxConcurrency }, (text) => process.stdout.write(text));
       return 0;
     }
   }

@@ -1,19 +1,7 @@
 import type { Logger } from '../core/log.js';
 import { type Config, localUrl } from './config.js';
 import { type CreatedOrganization, announceKey } from './init.js';
-import type { Local } from './local.js';
 import { VERSION } from './version.js';
-
-/**
- * On a database with no organization yet (a fresh `npm start`), creates one with an admin key.
- * The check and the creation share one write transaction, so two servers starting together on
- * the same empty file create one organization, not two.
- */
-function bootstrap(local: Local): CreatedOrganization | undefined {
-  return local.store.transaction(() =>
-    local.store.organizationCount() === 0 ? local.service.createOrganization({ name: 'My organization', plan: 'free' }) : undefined,
-  );
-}
 
 /** `dispersl-mcp serve`: the REST API and MCP over HTTP in one server, on the local database. */
 export async function runServe(config: Config, logger: Logger): Promise<void> {
@@ -28,7 +16,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;
-  const local = openLocal(config.dbPath, { accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
+  const local = await openLocal(config.dbPath, { accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
   const oauth = tokens && { tokens, authenticate: local.gate.peek.bind(local.gate) };
   let server;
   let created: CreatedOrganization | undefined;
@@ -39,10 +27,11 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     server = await startServer({ app, host: config.host, port: config.port, logger });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
     // Only once the port is ours: a start that fails (port in use) must not create an organization whose key no one sees.
-    created = bootstrap(local);
+    // On a database with no organization yet (a fresh `npm start`), one with an admin key.
+    created = await local.service.createFirstOrganization({ name: 'My organization', plan: 'free' });
   } catch (err) {
     await server?.close();
-    local.store.close();
+    await local.store.close();
     throw err;
   }
   if (created) {
@@ -57,8 +46,8 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop).off('SIGINT', stop);
       logger.info('shutting down: finishing in-flight requests', { signal });
-      void running.close().then(() => {
-        local.store.close();
+      void running.close().then(async () => {
+        await local.store.close();
         logger.info('stopped', { signal });
         resolve();
       });

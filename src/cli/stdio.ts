@@ -1,4 +1,5 @@
 import type { KeyApi } from '../core/api.js';
+import type { OperationName, OperationResult } from '../core/operations/index.js';
 import type { Logger } from '../core/log.js';
 import { McpDispatcher } from '../mcp/protocol.js';
 import { serveStdio } from '../mcp/stdio.js';
@@ -26,8 +27,8 @@ async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; c
     import('../core/auth.js'),
     import('./local.js'),
   ]);
-  const local = openLocal(config.dbPath);
-  return { api: new LocalKeyApi(local.gate, local.service, { token: config.apiKey, ip: LOCAL_IP }), close: () => local.store.close() };
+  const local = await openLocal(config.dbPath);
+  return { api: new LocalKeyApi(local.gate, local.service, { token: config.apiKey, ip: LOCAL_IP }), close: () => void local.store.close() };
 }
 
 /**
@@ -69,26 +70,8 @@ class DeferredKeyApi implements KeyApi {
     }
   }
 
-  async listKeys(input: unknown) {
-    return (await this.api()).listKeys(input);
-  }
-  async getKey(input: unknown) {
-    return (await this.api()).getKey(input);
-  }
-  async generateKey(input: unknown) {
-    return (await this.api()).generateKey(input);
-  }
-  async revokeKey(input: unknown) {
-    return (await this.api()).revokeKey(input);
-  }
-  async rotateKey(input: unknown) {
-    return (await this.api()).rotateKey(input);
-  }
-  async updateKey(input: unknown) {
-    return (await this.api()).updateKey(input);
-  }
-  async whoami(input?: unknown) {
-    return (await this.api()).whoami(input);
+  async call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
+    return (await this.api()).call(name, input);
   }
   async permissions(): Promise<readonly string[] | undefined> {
     try {

@@ -1,25 +1,20 @@
 import type { Caller, Credential, Gate } from './auth.js';
-import type { CreatedKey, KeyList, KeyView, RotatedKey, Whoami } from './schemas.js';
+import type { OperationName, OperationResult } from './operations/index.js';
 import type { KeyService } from './service.js';
 
 /**
- * The key operations as one caller sees them. MCP tools talk only to this, so the same tools
- * run against the local database (LocalKeyApi) or a remote server's REST API (remote mode).
- * Inputs are raw: the implementation validates them and throws the contract's errors.
+ * The key operations as one caller sees them. MCP tools talk only to this, so the same tools run
+ * against the local database (LocalKeyApi) or a remote server's REST API (remote mode). Inputs are
+ * raw: the implementation validates them and throws the contract's errors.
  */
 export interface KeyApi {
-  listKeys(input: unknown): Promise<KeyList>;
-  getKey(input: unknown): Promise<KeyView>;
-  generateKey(input: unknown): Promise<CreatedKey>;
-  revokeKey(input: unknown): Promise<KeyView>;
-  rotateKey(input: unknown): Promise<RotatedKey>;
-  updateKey(input: unknown): Promise<KeyView>;
-  whoami(input?: unknown): Promise<Whoami>;
+  /** Runs one operation of src/core/operations by name. */
+  call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>>;
   /** The caller's permissions, charging nothing; undefined when they cannot be known for free. */
   permissions(): Promise<readonly string[] | undefined>;
 }
 
-/** Each call passes the gate (and is charged one request), then runs one service method. */
+/** Each call passes the gate (and is charged one request), then runs one operation. */
 export class LocalKeyApi implements KeyApi {
   constructor(
     private readonly gate: Gate,
@@ -27,41 +22,17 @@ export class LocalKeyApi implements KeyApi {
     private readonly credential: Credential,
   ) {}
 
-  protected async run<T>(fn: (caller: Caller) => T): Promise<T> {
+  call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
+    return this.run((caller) => this.service.execute(name, caller, input));
+  }
+
+  protected async run<T>(fn: (caller: Caller) => Promise<T>): Promise<T> {
     const admission = await this.gate.admit(this.credential);
     try {
-      return fn(admission.caller);
+      return await fn(admission.caller);
     } finally {
       admission.release();
     }
-  }
-
-  listKeys(input: unknown): Promise<KeyList> {
-    return this.run((caller) => this.service.list(caller, input));
-  }
-
-  getKey(input: unknown): Promise<KeyView> {
-    return this.run((caller) => this.service.get(caller, input));
-  }
-
-  generateKey(input: unknown): Promise<CreatedKey> {
-    return this.run((caller) => this.service.generate(caller, input));
-  }
-
-  revokeKey(input: unknown): Promise<KeyView> {
-    return this.run((caller) => this.service.revoke(caller, input));
-  }
-
-  rotateKey(input: unknown): Promise<RotatedKey> {
-    return this.run((caller) => this.service.rotate(caller, input));
-  }
-
-  updateKey(input: unknown): Promise<KeyView> {
-    return this.run((caller) => this.service.update(caller, input));
-  }
-
-  whoami(input?: unknown): Promise<Whoami> {
-    return this.run((caller) => this.service.whoami(caller, input));
   }
 
   async permissions(): Promise<readonly string[] | undefined> {

@@ -14,12 +14,12 @@ const ACCESS_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJrZXkifQ.c2lnbmF0dXJl';
 
 describe('Gate: admits counted together in one turn', () => {
   it('charges each key for its own admits and refuses a revoked key without holding the others back', async () => {
-    const w = world({ plan: 'enterprise', requests_per_hour: 100, max_concurrency: 100 });
+    const w = await world({ plan: 'enterprise', requests_per_hour: 100, max_concurrency: 100 });
     const admin = await w.callerOf(w.tenant.adminSecret);
-    const a = w.service.generate(admin, { name: 'a' });
-    const b = w.service.generate(admin, { name: 'b' });
-    const revoked = w.service.generate(admin, { name: 'revoked' });
-    w.service.revoke(admin, { id: revoked.key.id });
+    const a = await w.service.execute('generateKey', admin, { name: 'a' });
+    const b = await w.service.execute('generateKey', admin, { name: 'b' });
+    const revoked = await w.service.execute('generateKey', admin, { name: 'revoked' });
+    await w.service.execute('revokeKey', admin, { id: revoked.key.id });
 
     const tokens = [a.secret, revoked.secret, b.secret, a.secret, a.secret, revoked.secret, b.secret];
     const results = await Promise.allSettled(tokens.map((token) => w.gate.admit(credential(token))));
@@ -40,7 +40,7 @@ describe('Gate: admits counted together in one turn', () => {
   });
 
   it('charges a key once per admit when one turn reaches it both by its own token and by an access token', async () => {
-    const w = world({ plan: 'enterprise', requests_per_hour: 5, max_concurrency: 100 });
+    const w = await world({ plan: 'enterprise', requests_per_hour: 5, max_concurrency: 100 });
     const verifier: AccessTokenVerifier = { verify: async () => ({ keyId: w.tenant.adminId, scopes: ['keys:read'], expiresAt: NOON + 60_000 }) };
     const gate = new Gate(w.store, w.clock.read, { accessTokens: verifier });
 

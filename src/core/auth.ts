@@ -2,8 +2,9 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { type AccessGrant, type AccessTokenVerifier, looksLikeAccessToken, narrowPermissions } from './access-tokens.js';
 import { DisperslError, asDisperslError } from './errors.js';
 import { decideCharge, keyLimits, peekWindows, retryAfterSeconds, type Window } from './limits.js';
+import { BoundedCache } from './bounded-cache.js';
 import type { KeyRecord, Organization, Usage } from './model.js';
-import type { KeyLookup, KeyStore } from './store.js';
+import type { BatchDecision, KeyLookup, KeyRef, KeyStore } from './store.js';
 import { hashToken, parseToken } from './tokens.js';
 
 export type Clock = () => number;
@@ -40,25 +41,12 @@ export interface GateOptions {
 }
 
 interface Pending {
-  hash: string;
-  /** Set for an access token: its key is looked up by id instead of by hash. */
+  ref: KeyRef;
+  /** Set for an access token: its key, looked up by id, acts with the token's scopes only. */
   grant?: AccessGrant;
   credential: Credential;
   resolve(admission: Admission): void;
   reject(error: DisperslError): void;
-}
-
-/**
- * What one flush has read and counted so far. A key is read once per batch and its counter written
- * once, at the end; inside the write transaction nothing else can change either, so this equals
- * reading and writing per request. Counters are kept by key id, since a key can be reached both by
- * its hash and by an access token's grant.
- */
-interface BatchState {
-  byHash: Map<string, KeyLookup | undefined>;
-  /** Keys reached through access tokens, read once per batch too (each token then narrows its own copy). */
-  byId: Map<string, KeyLookup | undefined>;
-  usage: Map<string, Usage>;
 }
 
 function normalizeIp(ip: string): string {
@@ -78,7 +66,7 @@ function normalizeIp(ip: string): string {
 export class Gate {
   private queue: Pending[] = [];
   private readonly inFlight = new Map<string, number>();
-  private readonly allowLists = new Map<string, BlockList>();
+  private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
 
   constructor(
     private readonly store: KeyStore,
@@ -89,9 +77,9 @@ export class Gate {
   /** Authenticate and charge one request. */
   admit(credential: Credential): Promise<Admission> {
     const granted = this.grantOf(credential.token);
-    if (granted) return granted.then((grant) => this.enqueue({ hash: '', grant, credential }));
+    if (granted) return granted.then((grant) => this.enqueue({ ref: { id: grant.keyId }, grant, credential }));
     try {
-      return this.enqueue({ hash: this.hashOf(credential.token), credential });
+      return this.enqueue({ ref: { hash: this.hashOf(credential.token) }, credential });
     } catch (err) {
       return Promise.reject(asDisperslError(err));
     }
@@ -101,7 +89,7 @@ export class Gate {
   private enqueue(request: Omit<Pending, 'resolve' | 'reject'>): Promise<Admission> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => this.flush());
+      if (this.queue.length === 1) setImmediate(() => void this.flush());
     });
   }
 
@@ -109,7 +97,7 @@ export class Gate {
   async peek(credential: Credential): Promise<Caller> {
     const granted = this.grantOf(credential.token);
     const grant = granted && (await granted);
-    const lookup = grant ? this.narrowed(this.store.findById(grant.keyId), grant) : this.store.findByHash(this.hashOf(credential.token));
+    const lookup = grant ? this.narrowed(await this.store.findById(grant.keyId), grant) : await this.store.findByHash(this.hashOf(credential.token));
     const now = this.clock();
     this.check(lookup, credential, now);
     const { key, org, usage } = lookup!;
@@ -141,17 +129,21 @@ export class Gate {
     return hashToken(token);
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
     const now = this.clock();
-    const outcomes: Array<Admission | DisperslError> = [];
+    let outcomes: ReadonlyArray<Admission | DisperslError> = [];
     try {
-      this.store.transaction(() => {
-        const state: BatchState = { byHash: new Map(), byId: new Map(), usage: new Map() };
-        for (const pending of batch) outcomes.push(this.charge(pending, now, state));
-        for (const [keyId, usage] of state.usage) this.store.saveUsage(keyId, usage, now);
-      });
+      outcomes = await this.store.chargeBatch(
+        batch.map((pending) => pending.ref),
+        (found) => {
+          const decision = this.decide(batch, found, now);
+          outcomes = decision.results;
+          return decision;
+        },
+        now,
+      );
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.
       for (const outcome of outcomes) if (!(outcome instanceof DisperslError)) outcome.release();
@@ -166,24 +158,22 @@ export class Gate {
     });
   }
 
-  private lookupOf(pending: Pending, state: BatchState): KeyLookup | undefined {
-    if (pending.grant) {
-      const { keyId } = pending.grant;
-      if (!state.byId.has(keyId)) state.byId.set(keyId, this.store.findById(keyId));
-      return this.narrowed(state.byId.get(keyId), pending.grant);
-    }
-    if (state.byHash.has(pending.hash)) return state.byHash.get(pending.hash);
-    const lookup = this.store.findByHash(pending.hash);
-    state.byHash.set(pending.hash, lookup);
-    return lookup;
+  /**
+   * Judges a batch against its keys as read in the flush's transaction. Each key's counter is
+   * carried from one request to the next by key id (a key can be reached both by its hash and by an
+   * access token's grant), and persisted once, at the end, by the store.
+   */
+  private decide(batch: readonly Pending[], found: ReadonlyArray<KeyLookup | undefined>, now: number): BatchDecision<Admission | DisperslError> {
+    const usage = new Map<string, Usage>();
+    const results = batch.map((pending, i) => this.charge(pending, pending.grant ? this.narrowed(found[i], pending.grant) : found[i], now, usage));
+    return { results, usage };
   }
 
-  private charge(pending: Pending, now: number, state: BatchState): Admission | DisperslError {
+  private charge(pending: Pending, lookup: KeyLookup | undefined, now: number, counted: Map<string, Usage>): Admission | DisperslError {
     try {
-      const lookup = this.lookupOf(pending, state);
       this.check(lookup, pending.credential, now);
-      const { key, org } = lookup!;
-      const usage = state.usage.get(key.id) ?? lookup!.usage;
+      const { key, org } = lookup;
+      const usage = counted.get(key.id) ?? lookup.usage;
       const limits = keyLimits(org, key.environment);
       const decision = decideCharge(limits.requests_per_hour, key.rate_limit, usage, now);
       if (decision.kind === 'deny') {
@@ -204,7 +194,7 @@ export class Gate {
           retry_after: 1,
         });
       }
-      state.usage.set(key.id, decision.usage);
+      counted.set(key.id, decision.usage);
       this.inFlight.set(key.id, inFlight + 1);
       return {
         caller: { key: { ...key, last_used_at: now }, org, window: decision.window, hourly: decision.hourly, concurrency: { limit: limits.max_concurrency, in_flight: inFlight + 1 } },
@@ -249,19 +239,15 @@ export class Gate {
   }
 
   private allowListOf(entries: string[]): BlockList {
-    const cacheKey = entries.join(',');
-    let list = this.allowLists.get(cacheKey);
-    if (!list) {
-      list = new BlockList();
+    return this.allowLists.getOrSet(entries.join(','), () => {
+      const list = new BlockList();
       for (const entry of entries) {
         const [address, bits] = entry.split('/') as [string, string | undefined];
         const family = isIPv4(address) ? 'ipv4' : 'ipv6';
         if (bits === undefined) list.addAddress(address, family);
         else list.addSubnet(address, Number(bits), family);
       }
-      if (this.allowLists.size > 10_000) this.allowLists.clear();
-      this.allowLists.set(cacheKey, list);
-    }
-    return list;
+      return list;
+    });
   }
 }

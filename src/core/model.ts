@@ -63,14 +63,20 @@ export interface AuditEvent {
 }
 
 export const PERMISSIONS = { read: 'keys:read', write: 'keys:write', admin: 'admin' } as const;
+export type Permission = (typeof PERMISSIONS)[keyof typeof PERMISSIONS];
 
 export function hasPermission(granted: readonly string[], required: string): boolean {
   if (granted.includes(PERMISSIONS.admin)) return true;
   return granted.includes(required);
 }
 
-/** A caller may grant, or act on a key holding, only permissions it holds itself; admin may grant any. */
-export function canGrant(granted: readonly string[], requested: readonly string[]): string[] {
+/** Whether a key may run the operations that change keys (src/core/operations: every `write` one needs keys:write). */
+export function canWrite(permissions: readonly string[]): boolean {
+  return hasPermission(permissions, PERMISSIONS.write);
+}
+
+/** What of `requested` a caller lacks: it may grant, or act on a key holding, only what it holds; admin may grant any. */
+export function missingGrants(granted: readonly string[], requested: readonly string[]): string[] {
   if (granted.includes(PERMISSIONS.admin)) return [];
   return requested.filter((p) => !granted.includes(p));
 }

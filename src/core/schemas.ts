@@ -180,6 +180,37 @@ export const Whoami = z.object({
 });
 export type Whoami = z.infer<typeof Whoami>;
 
+/** The REST shapes, built from the schemas above so REST, MCP and OpenAPI cannot drift apart. */
+
+export const RestKeyList = z.object({
+  apiKeys: z.array(KeyView).describe('Keys of your organization, newest first.'),
+  next_cursor: KeyList.shape.next_cursor,
+});
+
+export const NewKeyQuery = z
+  .object({
+    name: KeyName.optional().describe('A name for the new key (default "Generated API key").'),
+    environment: EnvironmentSchema.optional().describe("live or test; defaults to the calling key's environment."),
+  })
+  .strict();
+
+export const NewKeyResponse = z.object({
+  publicKey: CreatedKey.shape.secret,
+  message: z.literal('API key generated successfully'),
+  key: KeyView,
+});
+
+export const ApiKeyCreated = KeyView.extend({
+  object: z.literal('api_key'),
+  secret_key: CreatedKey.shape.secret,
+});
+
+const { id: _updateId, ...updateFields } = UpdateKeyInput.shape;
+export const UpdateKeyBody = z.object(updateFields).strict();
+
+const { id: _rotateId, ...rotateFields } = RotateKeyInput.shape;
+export const RotateKeyBody = z.object(rotateFields).strict();
+
 /** zod issues as the contract reports them: which field, and why. */
 export function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
   // An unknown field is reported at its own path, so the caller learns which field to drop.

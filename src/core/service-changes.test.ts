@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NOON, type World, createWorld, credential, databaseText, errorOf, rejectionOf } from '../testing/fixtures.js';
+import { NOON, type World, createWorld, credential, databaseText, rejectionOf } from '../testing/fixtures.js';
 import type { Caller } from './auth.js';
 
 let w: World;
 let admin: Caller;
 async function setUp(): Promise<void> {
-  w = createWorld();
+  w = await createWorld();
   admin = await w.callerOf(w.tenant.adminSecret);
 }
 afterEach(() => w.store.close());
@@ -25,20 +25,23 @@ function audit(): Array<{ key_id: string; actor_key_id: string | null; action: s
 describe('KeyService.revoke', () => {
   it('revokes at once, and revoking again answers the same revoked key', async () => {
     await setUp();
-    const key = w.service.generate(admin, { name: 'doomed' });
+    const key = await w.service.execute('generateKey', admin, { name: 'doomed' });
     w.clock.advance(1_000);
-    const revoked = w.service.revoke(admin, { id: key.key.id });
+    const revoked = await w.service.execute('revokeKey', admin, { id: key.key.id });
     expect(revoked).toMatchObject({ id: key.key.id, is_revoked: true, revoked_at: iso(NOON + 1_000) });
     expect(await refusal(key.secret)).toBe('REVOKED_API_KEY');
     w.clock.advance(1_000);
-    expect(w.service.revoke(admin, { id: key.key.id })).toEqual(revoked);
+    expect(await w.service.execute('revokeKey', admin, { id: key.key.id })).toEqual(revoked);
     expect(audit().filter((e) => e.action === 'revoked')).toHaveLength(1);
   });
 
   it('refuses to revoke or disable the calling key with CANNOT_REVOKE_SELF, which still works', async () => {
     await setUp();
-    for (const attempt of [() => w.service.revoke(admin, { id: admin.key.id }), () => w.service.update(admin, { id: admin.key.id, enabled: false })]) {
-      const error = errorOf(attempt);
+    for (const attempt of [
+      () => w.service.execute('revokeKey', admin, { id: admin.key.id }),
+      () => w.service.execute('updateKey', admin, { id: admin.key.id, enabled: false }),
+    ]) {
+      const error = await rejectionOf(attempt());
       expect(error).toMatchObject({ type: 'CANNOT_REVOKE_SELF', status: 409 });
       expect(error.message).toMatch(/rotate/);
     }
@@ -51,9 +54,9 @@ describe('KeyService.rotate', () => {
 
   it('issues a key with the same name, permissions, IPs, limits and environment, linked both ways', async () => {
     await setUp();
-    const old = w.service.generate(admin, { ...fields, environment: 'test' });
+    const old = await w.service.execute('generateKey', admin, { ...fields, environment: 'test' });
     w.clock.advance(1_000);
-    const { key, secret, previous } = w.service.rotate(admin, { id: old.key.id });
+    const { key, secret, previous } = await w.service.execute('rotateKey', admin, { id: old.key.id });
     expect(key).toMatchObject({ ...fields, environment: 'test', rotated_from: old.key.id, rotated_to: null, enabled: true, created_at: iso(NOON + 1_000) });
     expect(key.id).not.toBe(old.key.id);
     expect(secret).toMatch(/^pk_test_/);
@@ -64,8 +67,8 @@ describe('KeyService.rotate', () => {
 
   it('keeps the old key working through the grace period, then answers EXPIRED_API_KEY', async () => {
     await setUp();
-    const old = w.service.generate(admin, { name: 'svc' });
-    const { secret } = w.service.rotate(admin, { id: old.key.id, grace_period_seconds: 600 });
+    const old = await w.service.execute('generateKey', admin, { name: 'svc' });
+    const { secret } = await w.service.execute('rotateKey', admin, { id: old.key.id, grace_period_seconds: 600 });
     w.clock.advance(600_000 - 1);
     expect(await admitted(old.secret)).toBe(old.key.id);
     w.clock.advance(1);
@@ -76,43 +79,43 @@ describe('KeyService.rotate', () => {
 
   it('revokes the old key at once with a grace period of 0', async () => {
     await setUp();
-    const old = w.service.generate(admin, { name: 'svc' });
-    const { previous } = w.service.rotate(admin, { id: old.key.id, grace_period_seconds: 0 });
+    const old = await w.service.execute('generateKey', admin, { name: 'svc' });
+    const { previous } = await w.service.execute('rotateKey', admin, { id: old.key.id, grace_period_seconds: 0 });
     expect(previous).toMatchObject({ is_revoked: true, revoked_at: iso(NOON) });
     expect(await refusal(old.secret)).toBe('REVOKED_API_KEY');
   });
 
   it('never extends an old key that would expire before the grace period ends', async () => {
     await setUp();
-    const old = w.service.generate(admin, { name: 'short', expires_in_seconds: 120 });
-    expect(w.service.rotate(admin, { id: old.key.id, grace_period_seconds: 3_600 }).previous.expires_at).toBe(iso(NOON + 120_000));
+    const old = await w.service.execute('generateKey', admin, { name: 'short', expires_in_seconds: 120 });
+    expect((await w.service.execute('rotateKey', admin, { id: old.key.id, grace_period_seconds: 3_600 })).previous.expires_at).toBe(iso(NOON + 120_000));
   });
 
   it('lets a caller rotate its own key and carry on with the new secret', async () => {
     await setUp();
-    const own = w.service.generate(admin, { name: 'me', permissions: ['keys:read', 'keys:write'] });
+    const own = await w.service.execute('generateKey', admin, { name: 'me', permissions: ['keys:read', 'keys:write'] });
     const self = await w.callerOf(own.secret);
-    const rotated = w.service.rotate(self, { id: self.key.id, grace_period_seconds: 0 });
+    const rotated = await w.service.execute('rotateKey', self, { id: self.key.id, grace_period_seconds: 0 });
     expect(await refusal(own.secret)).toBe('REVOKED_API_KEY');
     const next = await w.callerOf(rotated.secret);
     expect(next.key).toMatchObject({ id: rotated.key.id, permissions: ['keys:read', 'keys:write'] });
-    expect(w.service.list(next, {}).keys.map((k) => k.id)).toContain(rotated.key.id);
+    expect((await w.service.execute('listKeys', next, {})).keys.map((k) => k.id)).toContain(rotated.key.id);
   });
 
   it('refuses to rotate a key twice, a revoked key or an expired key, writing nothing', async () => {
     await setUp();
-    const once = w.service.generate(admin, { name: 'once' }).key;
-    w.service.rotate(admin, { id: once.id });
-    const revoked = w.service.generate(admin, { name: 'revoked' }).key;
-    w.service.revoke(admin, { id: revoked.id });
-    const expiring = w.service.generate(admin, { name: 'expiring', expires_in_seconds: 60 }).key;
+    const once = (await w.service.execute('generateKey', admin, { name: 'once' })).key;
+    await w.service.execute('rotateKey', admin, { id: once.id });
+    const revoked = (await w.service.execute('generateKey', admin, { name: 'revoked' })).key;
+    await w.service.execute('revokeKey', admin, { id: revoked.id });
+    const expiring = (await w.service.execute('generateKey', admin, { name: 'expiring', expires_in_seconds: 60 })).key;
     w.clock.advance(60_000);
     const before = { keys: w.count('keys'), audit: w.count('audit_events') };
     for (const id of [once.id, revoked.id, expiring.id]) {
-      expect(errorOf(() => w.service.rotate(admin, { id })).details.issues).toEqual([expect.objectContaining({ path: 'id' })]);
+      expect((await rejectionOf(w.service.execute('rotateKey', admin, { id }))).details.issues).toEqual([expect.objectContaining({ path: 'id' })]);
     }
     for (const grace_period_seconds of [-1, 604_801, 1.5, '60']) {
-      expect(errorOf(() => w.service.rotate(admin, { id: expiring.id, grace_period_seconds })).details.issues).toEqual([
+      expect((await rejectionOf(w.service.execute('rotateKey', admin, { id: expiring.id, grace_period_seconds }))).details.issues).toEqual([
         expect.objectContaining({ path: 'grace_period_seconds' }),
       ]);
     }
@@ -123,24 +126,24 @@ describe('KeyService.rotate', () => {
 describe('KeyService.update', () => {
   it('renames, disables and enables a key, effective at its next request', async () => {
     await setUp();
-    const key = w.service.generate(admin, { name: 'before' });
+    const key = await w.service.execute('generateKey', admin, { name: 'before' });
     w.clock.advance(2_000);
-    expect(w.service.update(admin, { id: key.key.id, name: 'after' })).toMatchObject({ name: 'after', enabled: true, updated_at: iso(NOON + 2_000) });
-    expect(w.service.update(admin, { id: key.key.id, enabled: false })).toMatchObject({ name: 'after', enabled: false });
+    expect(await w.service.execute('updateKey', admin, { id: key.key.id, name: 'after' })).toMatchObject({ name: 'after', enabled: true, updated_at: iso(NOON + 2_000) });
+    expect(await w.service.execute('updateKey', admin, { id: key.key.id, enabled: false })).toMatchObject({ name: 'after', enabled: false });
     expect(await refusal(key.secret)).toBe('DISABLED_API_KEY');
-    expect(w.service.update(admin, { id: key.key.id, enabled: true, name: 'again' })).toMatchObject({ name: 'again', enabled: true });
+    expect(await w.service.execute('updateKey', admin, { id: key.key.id, enabled: true, name: 'again' })).toMatchObject({ name: 'again', enabled: true });
     expect(await admitted(key.secret)).toBe(key.key.id);
   });
 
   it('refuses an empty change, a bad name and a revoked key', async () => {
     await setUp();
-    const key = w.service.generate(admin, { name: 'k' }).key;
-    expect(errorOf(() => w.service.update(admin, { id: key.id })).type).toBe('INVALID_REQUEST');
-    expect(errorOf(() => w.service.update(admin, { id: key.id, name: 'a\u0000' })).details.issues).toEqual([expect.objectContaining({ path: 'name' })]);
-    expect(errorOf(() => w.service.update(admin, { id: 'not-an-id', name: 'x' })).details.issues).toEqual([expect.objectContaining({ path: 'id' })]);
-    w.service.revoke(admin, { id: key.id });
-    expect(errorOf(() => w.service.update(admin, { id: key.id, enabled: true })).type).toBe('INVALID_REQUEST');
-    expect(w.service.list(admin, { include_revoked: true }).keys.find((k) => k.id === key.id)).toMatchObject({ name: 'k', is_revoked: true });
+    const key = (await w.service.execute('generateKey', admin, { name: 'k' })).key;
+    expect((await rejectionOf(w.service.execute('updateKey', admin, { id: key.id }))).type).toBe('INVALID_REQUEST');
+    expect((await rejectionOf(w.service.execute('updateKey', admin, { id: key.id, name: 'a\u0000' }))).details.issues).toEqual([expect.objectContaining({ path: 'name' })]);
+    expect((await rejectionOf(w.service.execute('updateKey', admin, { id: 'not-an-id', name: 'x' }))).details.issues).toEqual([expect.objectContaining({ path: 'id' })]);
+    await w.service.execute('revokeKey', admin, { id: key.id });
+    expect((await rejectionOf(w.service.execute('updateKey', admin, { id: key.id, enabled: true }))).type).toBe('INVALID_REQUEST');
+    expect((await w.service.execute('listKeys', admin, { include_revoked: true })).keys.find((k) => k.id === key.id)).toMatchObject({ name: 'k', is_revoked: true });
   });
 });
 
@@ -149,7 +152,7 @@ describe('KeyService.whoami', () => {
     await setUp();
     for (let i = 0; i < 3; i++) await admitted(w.tenant.adminSecret);
     const admission = await w.gate.admit(credential(w.tenant.adminSecret));
-    expect(w.service.whoami(admission.caller)).toMatchObject({
+    expect(await w.service.execute('whoami', admission.caller)).toMatchObject({
       organization: { id: w.tenant.org.id, name: 'Acme', plan: 'free' },
       key: { id: w.tenant.adminId, permissions: ['admin'], last_used_at: iso(NOON) },
       limits: { hourly: { limit: 100, remaining: 96, reset_at: iso(NOON + 3_600_000) }, concurrency: { limit: 2, in_flight: 1 } },
@@ -160,15 +163,15 @@ describe('KeyService.whoami', () => {
 describe('the audit trail', () => {
   it('records who created, revoked, rotated and updated which key, and never a token', async () => {
     await setUp();
-    const writer = await w.callerOf(w.service.generate(admin, { name: 'writer', permissions: ['keys:read', 'keys:write'] }).secret);
+    const writer = await w.callerOf((await w.service.execute('generateKey', admin, { name: 'writer', permissions: ['keys:read', 'keys:write'] })).secret);
     const secrets = [w.tenant.adminSecret];
-    const a = w.service.generate(writer, { name: 'a', permissions: ['keys:read'] });
+    const a = await w.service.execute('generateKey', writer, { name: 'a', permissions: ['keys:read'] });
     secrets.push(a.secret);
     w.clock.advance(10);
-    w.service.update(writer, { id: a.key.id, name: 'a2' });
-    const rotated = w.service.rotate(writer, { id: a.key.id, grace_period_seconds: 0 });
+    await w.service.execute('updateKey', writer, { id: a.key.id, name: 'a2' });
+    const rotated = await w.service.execute('rotateKey', writer, { id: a.key.id, grace_period_seconds: 0 });
     secrets.push(rotated.secret);
-    w.service.revoke(admin, { id: rotated.key.id });
+    await w.service.execute('revokeKey', admin, { id: rotated.key.id });
     const mine = audit().filter((e) => e.actor_key_id === writer.key.id || e.key_id === rotated.key.id);
     expect(mine).toEqual([
       { key_id: a.key.id, actor_key_id: writer.key.id, action: 'created', at: NOON },

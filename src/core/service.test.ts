@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NOON, type World, createWorld, errorOf } from '../testing/fixtures.js';
+import { NOON, type World, createWorld, rejectionOf } from '../testing/fixtures.js';
 import type { Caller } from './auth.js';
 import type { KeyView } from './schemas.js';
 import { parseToken } from './tokens.js';
@@ -7,14 +7,14 @@ import { parseToken } from './tokens.js';
 let w: World;
 let admin: Caller;
 async function setUp(...args: Parameters<typeof createWorld>): Promise<void> {
-  w = createWorld(...args);
+  w = await createWorld(...args);
   admin = await w.callerOf(w.tenant.adminSecret);
 }
 afterEach(() => w.store.close());
 
 /** A caller holding a new key made by the admin with these fields. */
 async function callerWith(input: Record<string, unknown>): Promise<Caller> {
-  return w.callerOf(w.service.generate(admin, { name: 'caller', ...input }).secret);
+  return w.callerOf((await w.service.execute('generateKey', admin, { name: 'caller', ...input })).secret);
 }
 
 describe('KeyService.list', () => {
@@ -22,15 +22,15 @@ describe('KeyService.list', () => {
     await setUp();
     for (let i = 0; i < 23; i++) {
       if (i % 4 === 0) w.clock.advance(1_000); // several keys share a created_at: the id breaks the tie
-      w.service.generate(admin, { name: `key ${i}` });
+      await w.service.execute('generateKey', admin, { name: `key ${i}` });
     }
-    const all = w.service.list(admin, { limit: 100 });
+    const all = await w.service.execute('listKeys', admin, { limit: 100 });
     expect(all.keys).toHaveLength(24);
     expect(all.next_cursor).toBeNull();
     const seen: KeyView[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 10; page++) {
-      const result = w.service.list(admin, { limit: 5, ...(cursor && { cursor }) });
+      const result = await w.service.execute('listKeys', admin, { limit: 5, ...(cursor && { cursor }) });
       seen.push(...result.keys);
       if (result.next_cursor === null) break;
       cursor = result.next_cursor;
@@ -42,21 +42,21 @@ describe('KeyService.list', () => {
 
   it('keeps its place when a key already seen is revoked between pages', async () => {
     await setUp();
-    for (let i = 0; i < 9; i++) w.service.generate(admin, { name: `key ${i}` });
-    const first = w.service.list(admin, { limit: 4 });
+    for (let i = 0; i < 9; i++) await w.service.execute('generateKey', admin, { name: `key ${i}` });
+    const first = await w.service.execute('listKeys', admin, { limit: 4 });
     const seen = first.keys.find((k) => k.id !== w.tenant.adminId)!.id;
-    w.service.revoke(admin, { id: seen });
-    const rest = w.service.list(admin, { limit: 100, cursor: first.next_cursor! });
-    const everyLive = w.service.list(admin, { limit: 100 }).keys.map((k) => k.id);
+    await w.service.execute('revokeKey', admin, { id: seen });
+    const rest = await w.service.execute('listKeys', admin, { limit: 100, cursor: first.next_cursor! });
+    const everyLive = (await w.service.execute('listKeys', admin, { limit: 100 })).keys.map((k) => k.id);
     expect([...first.keys.map((k) => k.id).filter((id) => id !== seen), ...rest.keys.map((k) => k.id)]).toEqual(everyLive);
   });
 
   it('hides revoked keys unless include_revoked is set', async () => {
     await setUp();
-    const gone = w.service.generate(admin, { name: 'gone' }).key;
-    w.service.revoke(admin, { id: gone.id });
-    expect(w.service.list(admin, {}).keys.map((k) => k.id)).not.toContain(gone.id);
-    const withRevoked = w.service.list(admin, { include_revoked: true }).keys;
+    const gone = (await w.service.execute('generateKey', admin, { name: 'gone' })).key;
+    await w.service.execute('revokeKey', admin, { id: gone.id });
+    expect((await w.service.execute('listKeys', admin, {})).keys.map((k) => k.id)).not.toContain(gone.id);
+    const withRevoked = (await w.service.execute('listKeys', admin, { include_revoked: true })).keys;
     expect(withRevoked.find((k) => k.id === gone.id)).toMatchObject({ is_revoked: true, revoked_at: new Date(NOON).toISOString() });
   });
 
@@ -64,7 +64,7 @@ describe('KeyService.list', () => {
     await setUp();
     const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     for (const cursor of ['garbage!', forged({}), forged([1]), forged(['a', 'b']), forged([1.5, 'key_x']), forged(null), 'x'.repeat(300)]) {
-      const error = errorOf(() => w.service.list(admin, { cursor }));
+      const error = await rejectionOf(w.service.execute('listKeys', admin, { cursor }));
       expect(error.type, cursor).toBe('INVALID_REQUEST');
       expect(error.details.issues).toEqual([expect.objectContaining({ path: 'cursor' })]);
     }
@@ -72,7 +72,7 @@ describe('KeyService.list', () => {
 
   it('refuses a limit outside 1..100', async () => {
     await setUp();
-    for (const limit of [0, 101, 2.5, '10']) expect(errorOf(() => w.service.list(admin, { limit })).details.issues).toEqual([expect.objectContaining({ path: 'limit' })]);
+    for (const limit of [0, 101, 2.5, '10']) expect((await rejectionOf(w.service.execute('listKeys', admin, { limit }))).details.issues).toEqual([expect.objectContaining({ path: 'limit' })]);
   });
 });
 
@@ -80,7 +80,7 @@ describe('KeyService.generate', () => {
   it("defaults to the caller's environment and permissions and shows the secret once", async () => {
     await setUp();
     w.clock.advance(5);
-    const { key, secret } = w.service.generate(admin, { name: 'CI' });
+    const { key, secret } = await w.service.execute('generateKey', admin, { name: 'CI' });
     expect(parseToken(secret)).toBe('live');
     expect(key).toEqual({
       id: expect.stringMatching(/^key_/),
@@ -100,22 +100,22 @@ describe('KeyService.generate', () => {
       rotated_from: null,
       rotated_to: null,
     });
-    expect(w.store.getKey(w.tenant.org.id, key.id)?.created_by).toBe(w.tenant.adminId);
-    expect(JSON.stringify(w.service.get(admin, { id: key.id }))).not.toContain(secret);
+    expect((await w.store.getKey(w.tenant.org.id, key.id))?.created_by).toBe(w.tenant.adminId);
+    expect(JSON.stringify(await w.service.execute('getKey', admin, { id: key.id }))).not.toContain(secret);
     expect((await w.callerOf(secret)).key.id).toBe(key.id);
   });
 
   it('sets expiry from expires_in_seconds or expires_at', async () => {
     await setUp();
-    expect(w.service.generate(admin, { name: 'a', expires_in_seconds: 3_600 }).key.expires_at).toBe(new Date(NOON + 3_600_000).toISOString());
-    expect(w.service.generate(admin, { name: 'b', expires_at: '2031-01-01T00:00:00+02:00' }).key.expires_at).toBe('2030-12-31T22:00:00.000Z');
+    expect((await w.service.execute('generateKey', admin, { name: 'a', expires_in_seconds: 3_600 })).key.expires_at).toBe(new Date(NOON + 3_600_000).toISOString());
+    expect((await w.service.execute('generateKey', admin, { name: 'b', expires_at: '2031-01-01T00:00:00+02:00' })).key.expires_at).toBe('2030-12-31T22:00:00.000Z');
   });
 
   it('keeps unicode names as given, trimmed', async () => {
     await setUp();
     const name = 'Clé d’accès 🔑 日本語 — prod';
-    expect(w.service.generate(admin, { name }).key.name).toBe(name);
-    expect(w.service.generate(admin, { name: '  padded  ' }).key.name).toBe('padded');
+    expect((await w.service.execute('generateKey', admin, { name })).key.name).toBe(name);
+    expect((await w.service.execute('generateKey', admin, { name: '  padded  ' })).key.name).toBe('padded');
   });
 
   it('refuses invalid input with INVALID_REQUEST naming the field, and writes nothing', async () => {
@@ -159,7 +159,7 @@ describe('KeyService.generate', () => {
     ];
     const before = { keys: w.count('keys'), audit: w.count('audit_events') };
     for (const [input, field] of cases) {
-      const error = errorOf(() => w.service.generate(admin, input));
+      const error = await rejectionOf(w.service.execute('generateKey', admin, input));
       expect(error.type, JSON.stringify(input).slice(0, 80)).toBe('INVALID_REQUEST');
       expect(error.status).toBe(400);
       const paths = (error.details.issues as Array<{ path: string }>).map((i) => i.path);
@@ -173,82 +173,82 @@ describe('KeyService permissions', () => {
   it('lets keys:read list and get, and nothing else', async () => {
     await setUp();
     const reader = await callerWith({ permissions: ['keys:read'] });
-    expect(w.service.list(reader, {}).keys.length).toBeGreaterThan(0);
-    expect(w.service.get(reader, { id: w.tenant.adminId }).id).toBe(w.tenant.adminId);
+    expect((await w.service.execute('listKeys', reader, {})).keys.length).toBeGreaterThan(0);
+    expect((await w.service.execute('getKey', reader, { id: w.tenant.adminId })).id).toBe(w.tenant.adminId);
     const writes = [
-      () => w.service.generate(reader, { name: 'x' }),
-      () => w.service.revoke(reader, { id: w.tenant.adminId }),
-      () => w.service.rotate(reader, { id: reader.key.id }),
-      () => w.service.update(reader, { id: reader.key.id, name: 'renamed' }),
+      () => w.service.execute('generateKey', reader, { name: 'x' }),
+      () => w.service.execute('revokeKey', reader, { id: w.tenant.adminId }),
+      () => w.service.execute('rotateKey', reader, { id: reader.key.id }),
+      () => w.service.execute('updateKey', reader, { id: reader.key.id, name: 'renamed' }),
     ];
-    for (const write of writes) expect(errorOf(write)).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', status: 403, details: { required: ['keys:write'] } });
+    for (const write of writes) expect(await rejectionOf(write())).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', status: 403, details: { required: ['keys:write'] } });
   });
 
   it('lets a non-admin grant, and act on, only what it holds itself', async () => {
     await setUp();
     const writer = await callerWith({ permissions: ['keys:read', 'keys:write'] });
-    expect(w.service.generate(writer, { name: 'r', permissions: ['keys:read'] }).key.permissions).toEqual(['keys:read']);
-    expect(w.service.generate(writer, { name: 'same' }).key.permissions).toEqual(['keys:read', 'keys:write']);
+    expect((await w.service.execute('generateKey', writer, { name: 'r', permissions: ['keys:read'] })).key.permissions).toEqual(['keys:read']);
+    expect((await w.service.execute('generateKey', writer, { name: 'same' })).key.permissions).toEqual(['keys:read', 'keys:write']);
     for (const permissions of [['admin'], ['keys:read', 'nodes.read.own']]) {
-      expect(errorOf(() => w.service.generate(writer, { name: 'wider', permissions }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
+      expect(await rejectionOf(w.service.execute('generateKey', writer, { name: 'wider', permissions }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
     }
-    const wider = w.service.generate(admin, { name: 'wider', permissions: ['keys:read', 'nodes.read.own'] }).key;
+    const wider = (await w.service.execute('generateKey', admin, { name: 'wider', permissions: ['keys:read', 'nodes.read.own'] })).key;
     const actions = [
-      () => w.service.revoke(writer, { id: wider.id }),
-      () => w.service.rotate(writer, { id: wider.id }),
-      () => w.service.update(writer, { id: wider.id, enabled: false }),
-      () => w.service.revoke(writer, { id: w.tenant.adminId }),
+      () => w.service.execute('revokeKey', writer, { id: wider.id }),
+      () => w.service.execute('rotateKey', writer, { id: wider.id }),
+      () => w.service.execute('updateKey', writer, { id: wider.id, enabled: false }),
+      () => w.service.execute('revokeKey', writer, { id: w.tenant.adminId }),
     ];
-    for (const action of actions) expect(errorOf(action)).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', details: { required: expect.any(Array) } });
-    expect(w.service.get(admin, { id: wider.id })).toMatchObject({ enabled: true, is_revoked: false, rotated_to: null });
+    for (const action of actions) expect(await rejectionOf(action())).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', details: { required: expect.any(Array) } });
+    expect(await w.service.execute('getKey', admin, { id: wider.id })).toMatchObject({ enabled: true, is_revoked: false, rotated_to: null });
   });
 
   it('lets admin grant any permission string, which is stored and returned', async () => {
     await setUp();
     const permissions = ['nodes.read.own', 'billing:*', 'agents/deploy'];
-    expect(w.service.generate(admin, { name: 'custom', permissions }).key.permissions).toEqual(permissions);
+    expect((await w.service.execute('generateKey', admin, { name: 'custom', permissions })).key.permissions).toEqual(permissions);
   });
 
   it('never lets a test key obtain a live key, by generating or by rotating one', async () => {
     await setUp();
     const tester = await callerWith({ environment: 'test' });
     expect(tester.key.environment).toBe('test');
-    expect(w.service.generate(tester, { name: 'child' }).key.environment).toBe('test');
-    expect(errorOf(() => w.service.generate(tester, { name: 'live', environment: 'live' }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
-    const live = w.service.generate(admin, { name: 'live one' }).key;
-    expect(errorOf(() => w.service.rotate(tester, { id: live.id }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
-    expect(w.service.get(admin, { id: live.id }).rotated_to).toBeNull();
+    expect((await w.service.execute('generateKey', tester, { name: 'child' })).key.environment).toBe('test');
+    expect(await rejectionOf(w.service.execute('generateKey', tester, { name: 'live', environment: 'live' }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
+    const live = (await w.service.execute('generateKey', admin, { name: 'live one' })).key;
+    expect(await rejectionOf(w.service.execute('rotateKey', tester, { id: live.id }))).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS' });
+    expect((await w.service.execute('getKey', admin, { id: live.id })).rotated_to).toBeNull();
   });
 
   it('lets any valid key ask whoami', async () => {
     await setUp();
     const plain = await callerWith({ permissions: ['nodes.read.own'] });
-    expect(w.service.whoami(plain)).toMatchObject({ organization: { id: w.tenant.org.id, name: 'Acme', plan: 'free' }, key: { id: plain.key.id } });
-    expect(errorOf(() => w.service.list(plain, {})).type).toBe('INSUFFICIENT_PERMISSIONS');
+    expect(await w.service.execute('whoami', plain)).toMatchObject({ organization: { id: w.tenant.org.id, name: 'Acme', plan: 'free' }, key: { id: plain.key.id } });
+    expect((await rejectionOf(w.service.execute('listKeys', plain, {}))).type).toBe('INSUFFICIENT_PERMISSIONS');
   });
 });
 
 describe('KeyService tenancy', () => {
   it("answers another organization's key id exactly like an unknown id, and changes nothing", async () => {
     await setUp();
-    const mine = w.service.generate(admin, { name: 'mine' }).key;
-    const other = await w.callerOf(w.addTenant({ name: 'Other' }).adminSecret);
+    const mine = (await w.service.execute('generateKey', admin, { name: 'mine' })).key;
+    const other = await w.callerOf((await w.addTenant({ name: 'Other' })).adminSecret);
     const unknown = 'key_doesnotexist000000';
     const attempts = [
-      (id: string) => w.service.get(other, { id }),
-      (id: string) => w.service.revoke(other, { id }),
-      (id: string) => w.service.rotate(other, { id }),
-      (id: string) => w.service.update(other, { id, name: 'taken' }),
-      (id: string) => w.service.update(other, { id, enabled: false }),
+      (id: string) => w.service.execute('getKey', other, { id }),
+      (id: string) => w.service.execute('revokeKey', other, { id }),
+      (id: string) => w.service.execute('rotateKey', other, { id }),
+      (id: string) => w.service.execute('updateKey', other, { id, name: 'taken' }),
+      (id: string) => w.service.execute('updateKey', other, { id, enabled: false }),
     ];
     for (const attempt of attempts) {
-      const foreign = errorOf(() => attempt(mine.id));
+      const foreign = await rejectionOf(attempt(mine.id));
       expect(foreign.type).toBe('NOT_FOUND');
       expect(foreign.status).toBe(404);
-      expect(foreign.toEnvelope()).toEqual(errorOf(() => attempt(unknown)).toEnvelope());
+      expect(foreign.toEnvelope()).toEqual((await rejectionOf(attempt(unknown))).toEnvelope());
     }
-    expect(w.service.get(admin, { id: mine.id })).toEqual(mine);
-    expect(w.service.list(other, { include_revoked: true }).keys.map((k) => k.id)).toEqual([other.key.id]);
+    expect(await w.service.execute('getKey', admin, { id: mine.id })).toEqual(mine);
+    expect((await w.service.execute('listKeys', other, { include_revoked: true })).keys.map((k) => k.id)).toEqual([other.key.id]);
   });
 });
 
@@ -256,14 +256,14 @@ describe('KeyService.whoami', () => {
   it("reports the plan's hourly quota even when the key's own rate limit binds first", async () => {
     await setUp();
     const tight = await callerWith({ rate_limit: { max: 5, window_ms: 60_000 } });
-    const me = w.service.whoami(tight);
+    const me = await w.service.execute('whoami', tight);
     expect(me.limits.hourly).toMatchObject({ limit: 100, remaining: 100, reset_at: new Date(NOON + 3_600_000).toISOString() });
     expect(tight.window).toMatchObject({ limit: 5, remaining: 5 });
   });
 
   it('refuses arguments it does not take, like every other tool', async () => {
     await setUp();
-    const error = errorOf(() => w.service.whoami(admin, { verbose: true }));
+    const error = await rejectionOf(w.service.execute('whoami', admin, { verbose: true }));
     expect(error.type).toBe('INVALID_REQUEST');
     expect(error.details.issues).toEqual([expect.objectContaining({ path: 'verbose' })]);
   });

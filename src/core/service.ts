@@ -1,38 +1,35 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import type { Caller, Clock } from './auth.js';
+import { BoundedCache } from './bounded-cache.js';
 import { DisperslError, invalidRequest, notFound } from './errors.js';
-import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, canGrant, hasPermission } from './model.js';
-import {
-  type CreatedKey,
+import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, missingGrants } from './model.js';
+import { type Operation, execute } from './operation.js';
+import { OPERATIONS, type OperationName, type OperationResult } from './operations/index.js';
+import type {
+  CreatedKey,
   GenerateKeyInput,
   GetKeyInput,
-  type KeyList,
-  type KeyView,
+  KeyList,
+  KeyView,
   ListKeysInput,
   RevokeKeyInput,
   RotateKeyInput,
-  type RotatedKey,
+  RotatedKey,
   UpdateKeyInput,
-  type Whoami,
-  WhoamiInput,
-  issuesOf,
+  Whoami,
 } from './schemas.js';
-import type { KeyStore } from './store.js';
+import type { KeyStore, StoreOps } from './store.js';
 import { type RandomSource, generateToken, publicId } from './tokens.js';
 
+type Args<S extends z.ZodType> = z.output<S>;
+
 /** A list formats the same few timestamps on every call (six per key): keep their text. */
-const isoTexts = new Map<number, string>();
+const isoTexts = new BoundedCache<number, string>(10_000);
 
 function iso(ms: number | null): string | null {
   if (ms === null) return null;
-  let text = isoTexts.get(ms);
-  if (text === undefined) {
-    text = new Date(ms).toISOString();
-    if (isoTexts.size >= 10_000) isoTexts.clear();
-    isoTexts.set(ms, text);
-  }
-  return text;
+  return isoTexts.getOrSet(ms, () => new Date(ms).toISOString());
 }
 
 export function toView(key: KeyRecord): KeyView {
@@ -56,21 +53,25 @@ export function toView(key: KeyRecord): KeyView {
   };
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input ?? {});
-  if (!result.success) throw invalidRequest(issuesOf(result.error));
-  return result.data;
-}
-
-function require(caller: Caller, permission: string): void {
-  if (!hasPermission(caller.key.permissions, permission)) {
-    throw new DisperslError('INSUFFICIENT_PERMISSIONS', `This action needs the ${permission} permission`, { required: [permission] });
-  }
+/** A fresh key record: live, enabled, never used; the fields given override these. */
+function newKeyRecord(fields: Pick<KeyRecord, 'id' | 'org_id' | 'hash' | 'start' | 'name' | 'environment' | 'permissions' | 'created_at' | 'created_by'> & Partial<KeyRecord>): KeyRecord {
+  return {
+    allowed_ips: [],
+    expires_at: null,
+    enabled: true,
+    revoked_at: null,
+    rate_limit: null,
+    updated_at: fields.created_at,
+    last_used_at: null,
+    rotated_from: null,
+    rotated_to: null,
+    ...fields,
+  };
 }
 
 /** A non-admin caller may only act on keys that hold nothing it lacks, or it could mint itself more power. */
 function requireCover(caller: Caller, permissions: readonly string[]): void {
-  const missing = canGrant(caller.key.permissions, permissions);
+  const missing = missingGrants(caller.key.permissions, permissions);
   if (missing.length > 0) {
     throw new DisperslError('INSUFFICIENT_PERMISSIONS', `Your key does not hold ${missing.join(', ')}, so it cannot grant or act on it`, {
       required: missing,
@@ -99,7 +100,10 @@ function decodeCursor(cursor: string): { created_at: number; id: string } {
   throw invalidRequest([{ path: 'cursor', message: 'is not a cursor returned by list_keys' }]);
 }
 
-/** What a caller may do with keys. Every adapter (MCP tool, REST route) calls exactly one method here. */
+/**
+ * What a caller may do with keys. Every adapter (MCP tool, REST route, client) reaches these methods
+ * through `execute`, which checks the operation's permission and input (src/core/operations) first.
+ */
 export class KeyService {
   constructor(
     private readonly store: KeyStore,
@@ -107,24 +111,23 @@ export class KeyService {
     private readonly random: RandomSource = randomBytes,
   ) {}
 
-  list(caller: Caller, input: unknown): KeyList {
-    require(caller, PERMISSIONS.read);
-    const { limit, cursor, include_revoked } = parse(ListKeysInput, input);
+  /** An operation by name, for a caller, on raw input: the permission, then the input, then the method. */
+  execute<N extends OperationName>(name: N, caller: Caller, input?: unknown): Promise<OperationResult<N>> {
+    return execute(OPERATIONS[name] as unknown as Operation, this, caller, input) as Promise<OperationResult<N>>;
+  }
+
+  async list(caller: Caller, { limit, cursor, include_revoked }: Args<typeof ListKeysInput>): Promise<KeyList> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    const rows = this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked });
+    const rows = await this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked });
     const page = rows.slice(0, limit);
     return { keys: page.map(toView), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }
 
-  get(caller: Caller, input: unknown): KeyView {
-    require(caller, PERMISSIONS.read);
-    const { id } = parse(GetKeyInput, input);
-    return toView(this.find(caller, id));
+  async get(caller: Caller, { id }: Args<typeof GetKeyInput>): Promise<KeyView> {
+    return toView(await this.find(this.store, caller, id));
   }
 
-  generate(caller: Caller, input: unknown): CreatedKey {
-    require(caller, PERMISSIONS.write);
-    const args = parse(GenerateKeyInput, input);
+  async generate(caller: Caller, args: Args<typeof GenerateKeyInput>): Promise<CreatedKey> {
     const now = this.clock();
     const permissions = args.permissions ?? caller.key.permissions;
     requireCover(caller, permissions);
@@ -132,7 +135,7 @@ export class KeyService {
     requireEnvironment(caller, environment);
     const expires_at = this.expiry(args.expires_at, args.expires_in_seconds, now);
     const issued = generateToken(environment, this.random);
-    const key: KeyRecord = {
+    const key = newKeyRecord({
       id: publicId('key', this.random),
       org_id: caller.org.id,
       hash: issued.hash,
@@ -142,45 +145,35 @@ export class KeyService {
       permissions: [...permissions],
       allowed_ips: args.allowed_ips ?? [],
       expires_at,
-      enabled: true,
-      revoked_at: null,
       rate_limit: args.rate_limit ?? null,
       created_at: now,
-      updated_at: now,
-      last_used_at: null,
       created_by: caller.key.id,
-      rotated_from: null,
-      rotated_to: null,
-    };
-    this.store.transaction(() => {
-      this.store.insertKey(key);
-      this.audit(caller, key.id, 'created', { name: key.name, environment, permissions: key.permissions }, now);
+    });
+    await this.store.transaction(async (tx) => {
+      await tx.insertKey(key);
+      await this.audit(tx, caller, key.id, 'created', { name: key.name, environment, permissions: key.permissions }, now);
     });
     return { key: toView(key), secret: issued.token };
   }
 
-  revoke(caller: Caller, input: unknown): KeyView {
-    require(caller, PERMISSIONS.write);
-    const { id } = parse(RevokeKeyInput, input);
+  async revoke(caller: Caller, { id }: Args<typeof RevokeKeyInput>): Promise<KeyView> {
     if (id === caller.key.id) {
       throw new DisperslError('CANNOT_REVOKE_SELF', 'A key cannot revoke itself; rotate it instead (rotate_key with grace_period_seconds 0)');
     }
     const now = this.clock();
-    return this.store.transaction(() => {
-      const key = this.find(caller, id);
+    return this.store.transaction(async (tx) => {
+      const key = await this.find(tx, caller, id);
       requireCover(caller, key.permissions);
       // Revoking twice answers the revoked key again: the outcome the caller asked for holds.
-      if (this.store.revokeKey(id, now)) this.audit(caller, id, 'revoked', {}, now);
-      return toView(this.find(caller, id));
+      if (await tx.revokeKey(id, now)) await this.audit(tx, caller, id, 'revoked', {}, now);
+      return toView(await this.find(tx, caller, id));
     });
   }
 
-  rotate(caller: Caller, input: unknown): RotatedKey {
-    require(caller, PERMISSIONS.write);
-    const { id, grace_period_seconds } = parse(RotateKeyInput, input);
+  async rotate(caller: Caller, { id, grace_period_seconds }: Args<typeof RotateKeyInput>): Promise<RotatedKey> {
     const now = this.clock();
-    return this.store.transaction(() => {
-      const old = this.find(caller, id);
+    return this.store.transaction(async (tx) => {
+      const old = await this.find(tx, caller, id);
       requireCover(caller, old.permissions);
       // Rotating hands over a secret of the old key's environment: a test key must not obtain a live one.
       requireEnvironment(caller, old.environment);
@@ -192,7 +185,7 @@ export class KeyService {
         throw invalidRequest([{ path: 'id', message: 'the key has expired; generate a new key instead' }]);
       }
       const issued = generateToken(old.environment, this.random);
-      const next: KeyRecord = {
+      const next = newKeyRecord({
         ...old,
         id: publicId('key', this.random),
         hash: issued.hash,
@@ -204,44 +197,41 @@ export class KeyService {
         created_by: caller.key.id,
         rotated_from: old.id,
         rotated_to: null,
-      };
+      });
       const graceEnd = now + grace_period_seconds * 1000;
-      this.store.insertKey(next);
-      const applied = this.store.rotateKey(old.id, {
+      await tx.insertKey(next);
+      const applied = await tx.rotateKey(old.id, {
         rotated_to: next.id,
         expires_at: grace_period_seconds === 0 ? old.expires_at : Math.min(old.expires_at ?? Infinity, graceEnd),
         revoked_at: grace_period_seconds === 0 ? now : null,
         at: now,
       });
       if (!applied) throw invalidRequest([{ path: 'id', message: 'the key changed while rotating; try again' }]);
-      this.audit(caller, old.id, 'rotated', { rotated_to: next.id, grace_period_seconds }, now);
-      this.audit(caller, next.id, 'created', { rotated_from: old.id }, now);
-      return { key: toView(next), secret: issued.token, previous: toView(this.find(caller, old.id)) };
+      await this.audit(tx, caller, old.id, 'rotated', { rotated_to: next.id, grace_period_seconds }, now);
+      await this.audit(tx, caller, next.id, 'created', { rotated_from: old.id }, now);
+      return { key: toView(next), secret: issued.token, previous: toView(await this.find(tx, caller, old.id)) };
     });
   }
 
-  update(caller: Caller, input: unknown): KeyView {
-    require(caller, PERMISSIONS.write);
-    const { id, name, enabled } = parse(UpdateKeyInput, input);
+  async update(caller: Caller, { id, name, enabled }: Args<typeof UpdateKeyInput>): Promise<KeyView> {
     if (id === caller.key.id && enabled === false) {
       throw new DisperslError('CANNOT_REVOKE_SELF', 'A key cannot disable itself; rotate it instead');
     }
     const now = this.clock();
-    return this.store.transaction(() => {
-      const key = this.find(caller, id);
+    return this.store.transaction(async (tx) => {
+      const key = await this.find(tx, caller, id);
       requireCover(caller, key.permissions);
       if (key.revoked_at !== null) throw invalidRequest([{ path: 'id', message: 'the key is revoked and can no longer change' }]);
       const change = { ...(name !== undefined && { name }), ...(enabled !== undefined && { enabled }) };
-      if (!this.store.updateKey(id, { ...change, at: now })) {
+      if (!(await tx.updateKey(id, { ...change, at: now }))) {
         throw invalidRequest([{ path: 'id', message: 'the key changed while updating; try again' }]);
       }
-      this.audit(caller, id, 'updated', change, now);
-      return toView(this.find(caller, id));
+      await this.audit(tx, caller, id, 'updated', change, now);
+      return toView(await this.find(tx, caller, id));
     });
   }
 
-  whoami(caller: Caller, input?: unknown): Whoami {
-    parse(WhoamiInput, input);
+  async whoami(caller: Caller): Promise<Whoami> {
     const { org, hourly, concurrency } = caller;
     return {
       organization: { id: org.id, name: org.name, plan: org.plan },
@@ -254,11 +244,19 @@ export class KeyService {
   }
 
   /** An operator action (`init`): a new organization and its first admin key. */
-  createOrganization(input: { name: string; plan: Plan; requests_per_hour?: number | undefined; max_concurrency?: number | undefined }): {
-    organization: Organization;
-    key: KeyView;
-    secret: string;
-  } {
+  createOrganization(input: OrganizationInput): Promise<CreatedOrganization> {
+    return this.store.transaction((tx) => this.insertOrganization(tx, input));
+  }
+
+  /**
+   * `serve` on an empty database: an organization with an admin key, unless one exists. The check
+   * and the creation share one write transaction, so servers starting together create one, not two.
+   */
+  createFirstOrganization(input: OrganizationInput): Promise<CreatedOrganization | undefined> {
+    return this.store.transaction(async (tx) => ((await tx.hasOrganizations()) ? undefined : this.insertOrganization(tx, input)));
+  }
+
+  private async insertOrganization(tx: StoreOps, input: OrganizationInput): Promise<CreatedOrganization> {
     const now = this.clock();
     const organization: Organization = {
       id: publicId('org', this.random),
@@ -269,7 +267,7 @@ export class KeyService {
       created_at: now,
     };
     const issued = generateToken('live', this.random);
-    const key: KeyRecord = {
+    const key = newKeyRecord({
       id: publicId('key', this.random),
       org_id: organization.id,
       hash: issued.hash,
@@ -277,29 +275,18 @@ export class KeyService {
       name: 'Admin key',
       environment: 'live',
       permissions: [PERMISSIONS.admin],
-      allowed_ips: [],
-      expires_at: null,
-      enabled: true,
-      revoked_at: null,
-      rate_limit: null,
       created_at: now,
-      updated_at: now,
-      last_used_at: null,
       created_by: null,
-      rotated_from: null,
-      rotated_to: null,
-    };
-    this.store.transaction(() => {
-      this.store.insertOrganization(organization);
-      this.store.insertKey(key);
-      this.store.appendAudit({ org_id: organization.id, key_id: key.id, actor_key_id: null, action: 'created', details: { name: key.name }, at: now });
     });
+    await tx.insertOrganization(organization);
+    await tx.insertKey(key);
+    await tx.appendAudit({ org_id: organization.id, key_id: key.id, actor_key_id: null, action: 'created', details: { name: key.name }, at: now });
     return { organization, key: toView(key), secret: issued.token };
   }
 
   /** Another organization's key answers exactly like a key that does not exist. */
-  private find(caller: Caller, id: string): KeyRecord {
-    const key = this.store.getKey(caller.org.id, id);
+  private async find(store: StoreOps, caller: Caller, id: string): Promise<KeyRecord> {
+    const key = await store.getKey(caller.org.id, id);
     if (!key) throw notFound();
     return key;
   }
@@ -315,7 +302,20 @@ export class KeyService {
     return ms;
   }
 
-  private audit(caller: Caller, keyId: string, action: AuditAction, details: Record<string, unknown>, at: number): void {
-    this.store.appendAudit({ org_id: caller.org.id, key_id: keyId, actor_key_id: caller.key.id, action, details, at });
+  private audit(tx: StoreOps, caller: Caller, keyId: string, action: AuditAction, details: Record<string, unknown>, at: number): Promise<void> {
+    return tx.appendAudit({ org_id: caller.org.id, key_id: keyId, actor_key_id: caller.key.id, action, details, at });
   }
+}
+
+export interface OrganizationInput {
+  name: string;
+  plan: Plan;
+  requests_per_hour?: number | undefined;
+  max_concurrency?: number | undefined;
+}
+
+export interface CreatedOrganization {
+  organization: Organization;
+  key: KeyView;
+  secret: string;
 }

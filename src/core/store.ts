@@ -26,41 +26,72 @@ export interface ListOptions {
   includeRevoked: boolean;
 }
 
+/** How a request names its key: by the hash of its token, or (an access token's grant) by id. */
+export type KeyRef = { hash: string } | { id: string };
+
 /**
- * Persistence as the core needs it. Mutations are guarded single statements that answer whether
- * they applied, so a lost race shows up as `false` instead of a silent overwrite.
+ * What one gate flush decided, given the batch's keys: a result per request, and the usage each
+ * key charged in the batch ends with (written by the store in the same transaction).
  */
-export interface KeyStore {
-  /** Runs fn in one write transaction (taken at once, so readers in it see what they will change). */
-  transaction<T>(fn: () => T): T;
+export interface BatchDecision<T> {
+  results: T[];
+  usage: ReadonlyMap<string, Usage>;
+}
 
-  insertOrganization(org: Organization): void;
-  getOrganization(id: string): Organization | undefined;
+/**
+ * The reads and guarded writes the core needs, each one statement (or one round trip). Mutations
+ * answer whether they applied, so a lost race shows up as `false` instead of a silent overwrite.
+ */
+export interface StoreOps {
+  insertOrganization(org: Organization): Promise<void>;
+  getOrganization(id: string): Promise<Organization | undefined>;
+  /** Whether any organization exists: `serve` bootstraps one on an empty database. */
+  hasOrganizations(): Promise<boolean>;
 
-  findByHash(hash: string): KeyLookup | undefined;
+  findByHash(hash: string): Promise<KeyLookup | undefined>;
   /** The key with this id, whatever its organization: an access token names its key by id. */
-  findById(id: string): KeyLookup | undefined;
-  getKey(orgId: string, id: string): KeyRecord | undefined;
-  listKeys(orgId: string, options: ListOptions): KeyRecord[];
+  findById(id: string): Promise<KeyLookup | undefined>;
+  getKey(orgId: string, id: string): Promise<KeyRecord | undefined>;
+  listKeys(orgId: string, options: ListOptions): Promise<KeyRecord[]>;
 
-  insertKey(key: KeyRecord): void;
+  insertKey(key: KeyRecord): Promise<void>;
   /** Sets revoked_at where the key is not revoked yet. */
-  revokeKey(id: string, at: number): boolean;
+  revokeKey(id: string, at: number): Promise<boolean>;
   /** Links a key to its successor and ends it (expires_at or revoked_at), where it is live and not rotated yet. */
-  rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): boolean;
+  rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): Promise<boolean>;
   /** Sets name and/or enabled where the key is not revoked. */
-  updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): boolean;
+  updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): Promise<boolean>;
 
-  saveUsage(keyId: string, usage: Usage, usedAt: number): void;
-  appendAudit(event: AuditEvent): void;
+  appendAudit(event: AuditEvent): Promise<void>;
 
   /** Every signing key kept (the current one and retired ones), newest first. */
-  listSigningKeys(): SigningKeyRecord[];
-  insertSigningKey(key: SigningKeyRecord): void;
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  insertSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Sets retired_at where the signing key is not retired yet. */
-  retireSigningKey(kid: string, at: number): boolean;
+  retireSigningKey(kid: string, at: number): Promise<boolean>;
   /** Deletes signing keys retired before `before` (no token they signed can still be valid); answers how many. */
-  pruneSigningKeys(before: number): number;
+  pruneSigningKeys(before: number): Promise<number>;
+}
 
-  close(): void;
+/**
+ * Persistence as the core needs it, behind promises so that a networked backend fits as well as an
+ * embedded one. Every backend passes the one contract suite (src/store/contract.ts).
+ */
+export interface KeyStore extends StoreOps {
+  /**
+   * Runs fn in one write transaction, taken at once (so reads in it see what they will change). fn
+   * must use only the handle it is given; the store's own methods wait until the transaction ends.
+   * A throw rolls everything back.
+   */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+
+  /**
+   * One gate flush in one write transaction: reads each key the batch names once, lets `decide`
+   * (synchronous, pure over what it is given) judge every request, then persists the usage it
+   * returns, stamping last_used_at with `at`. The counts stay exact across processes because the
+   * decision reads the persisted counters under the write lock.
+   */
+  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]>;
+
+  close(): Promise<void>;
 }

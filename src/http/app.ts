@@ -16,12 +16,8 @@ import { isLoopbackName } from './origin.js';
 import type { Route, RouteDeps } from './route.js';
 import { ROUTES } from './routes/index.js';
 import type { ClientCredentialsDeps } from '../oauth/client-credentials.js';
-import { AUTHORIZATION_SERVER_PATH, AUTHORIZE_PATH, PROTECTED_RESOURCE_PATH, RESOURCE_PATHS, TOKEN_PATH } from '../oauth/metadata.js';
 import { resourceMetadata } from './middleware/resource-metadata.js';
-import { oauthAuthorizeRoute } from './routes/oauth.authorize.js';
-import { oauthTokenRoute } from './routes/oauth.token.js';
-import { authorizationServerRoute } from './routes/well-known.authorization-server.js';
-import { protectedResourceRoute } from './routes/well-known.protected-resource.js';
+import { mcpOrigin } from './middleware/mcp-origin.js';
 
 export interface AppOptions {
   gate: Gate;
@@ -53,10 +49,12 @@ function patternOf(path: string): RegExp {
   return new RegExp(`^${path.replace(/:\w+/g, '[^/]+')}/?$`);
 }
 
+const METHOD_ORDER = ['GET', 'POST', 'PATCH', 'DELETE'] as const;
+
 /** For answers to a known path asked with a method it does not take. */
 function allowedMethods(routes: readonly Route[]): (path: string) => string[] {
   const table = [...routes.map((r) => ({ pattern: patternOf(r.path), method: r.method })), ...MCP_PATHS.map((m) => ({ pattern: patternOf(m.path), method: 'POST' }))];
-  return (path) => [...new Set(table.filter((entry) => entry.pattern.test(path)).map((entry) => entry.method))];
+  return (path) => METHOD_ORDER.filter((method) => table.some((entry) => entry.method === method && entry.pattern.test(path)));
 }
 
 /** The HTTP app: the REST API under /v1 and MCP over Streamable HTTP, through one gate. Tests drive it with app.request(). */
@@ -72,33 +70,29 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     bodyLimit: limit,
     maxDepth,
     version,
-    openapi: () => (openapi ??= buildOpenApi(ROUTES, version)),
+    openapi: () => (openapi ??= buildOpenApi(routes, version)),
+    oauth: options.oauth,
   };
+  const routes = ROUTES.filter((route) => route.enabled?.(deps) ?? true);
 
   const app = new Hono<AppEnv>();
   app.use(requestLog({ logger }));
   const oauth = options.oauth;
-  if (oauth) {
-    const baseUrl = () => oauth.tokens.issuer;
-    app.use(resourceMetadata({ baseUrl }));
-    app.post(TOKEN_PATH, oauthTokenRoute(oauth));
-    app.get(AUTHORIZE_PATH, oauthAuthorizeRoute());
-    app.get(AUTHORIZATION_SERVER_PATH, authorizationServerRoute({ baseUrl }));
-    for (const path of RESOURCE_PATHS) app.get(`${PROTECTED_RESOURCE_PATH}${path}`, protectedResourceRoute({ baseUrl, resourcePath: path }));
-  }
+  if (oauth) app.use(resourceMetadata({ baseUrl: () => oauth.tokens.issuer }));
   app.onError(handleErrors({ logger }));
-  app.notFound(notFound({ allowed: allowedMethods(ROUTES) }));
+  app.notFound(notFound({ allowed: allowedMethods(routes) }));
 
-  const mcpOptions = { gate, service, dispatcher, clock, bodyLimit: limit, maxDepth, loopbackBind: isLoopbackName(options.host ?? '127.0.0.1') };
+  const mcpOptions = { gate, service, dispatcher, clock, bodyLimit: limit, maxDepth };
+  const origin = mcpOrigin({ loopbackBind: isLoopbackName(options.host ?? '127.0.0.1') });
   for (const endpoint of MCP_PATHS) {
-    app.post(endpoint.path, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
+    app.post(endpoint.path, origin, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
     app.all(endpoint.path, mcpMethodNotAllowed());
   }
 
   app.use('/v1/*', bodyLimit({ limit }));
   const auth = authenticate({ gate, clock });
   const guard = refuseWrites();
-  for (const route of ROUTES) {
+  for (const route of routes) {
     const chain: MiddlewareHandler<AppEnv>[] = [];
     if (route.auth) chain.push(auth);
     if (route.write && readOnly) chain.push(guard);

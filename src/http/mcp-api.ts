@@ -26,7 +26,7 @@ export class HttpKeyApi extends LocalKeyApi {
     this.window = (admitted?.caller ?? known)?.window;
   }
 
-  protected override run<T>(fn: (caller: Caller) => T): Promise<T> {
+  protected override async run<T>(fn: (caller: Caller) => Promise<T>): Promise<T> {
     const admitted = this.admitted;
     if (admitted === undefined) {
       return super.run((caller) => {
@@ -36,9 +36,7 @@ export class HttpKeyApi extends LocalKeyApi {
     }
     this.admitted = undefined;
     try {
-      return Promise.resolve(fn(admitted.caller));
-    } catch (err) {
-      return Promise.reject(err);
+      return await fn(admitted.caller);
     } finally {
       admitted.release();
     }

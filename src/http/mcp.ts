@@ -10,8 +10,7 @@ import { credentialOf, headerToken, startOf } from './credential.js';
 import { type AppContext, type AppEnv, headerOf } from './env.js';
 import { HttpKeyApi } from './mcp-api.js';
 import { wwwAuthenticate } from './middleware/errors.js';
-import { hostAllowed, originAllowed } from './origin.js';
-import { rateLimitHeaders } from './ratelimit.js';
+import { setRateLimitHeaders } from './ratelimit.js';
 
 /**
  * MCP over Streamable HTTP, stateless: every POST carries its credential and is answered with
@@ -26,8 +25,6 @@ export interface McpOptions {
   clock: Clock;
   bodyLimit: number;
   maxDepth: number;
-  /** Bound to a loopback address: Host must then be a loopback name. */
-  loopbackBind: boolean;
 }
 
 export interface EndpointOptions {
@@ -37,7 +34,7 @@ export interface EndpointOptions {
 }
 
 /** JSON-RPC's server-error range, for failures the transport reports before any message is handled. */
-const RPC = { REFUSED: -32000, UNAUTHORIZED: -32001 } as const;
+export const RPC = { REFUSED: -32000, UNAUTHORIZED: -32001 } as const;
 const MAX_BATCH = 100;
 const TOOL_NAMES = new Set(SNAPSHOT.map((tool) => tool.name));
 
@@ -45,7 +42,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function rpcFailure(c: AppContext, status: ContentfulStatusCode, code: number, message: string, data?: unknown): Response {
+export function rpcFailure(c: AppContext, status: ContentfulStatusCode, code: number, message: string, data?: unknown): Response {
   return c.json({ jsonrpc: '2.0', id: null, error: { code, message, ...(data !== undefined && { data }) } }, status);
 }
 
@@ -86,11 +83,6 @@ async function authenticate(options: McpOptions, credential: Credential, charge:
 export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: EndpointOptions): Handler<AppEnv> {
   const { dispatcher, gate, service } = options;
   return async function mcp(c) {
-    const host = headerOf(c, 'host');
-    if (!hostAllowed(host, options.loopbackBind)) {
-      return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: Host must be a loopback name when the server is bound to loopback');
-    }
-    if (!originAllowed(headerOf(c, 'origin'), host)) return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: requests from this Origin are not allowed');
     const version = headerOf(c, 'mcp-protocol-version');
     if (version !== undefined && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
@@ -129,7 +121,7 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
       }
       const context = { api, readOnly };
       const answers = batch ? await Promise.all(batch.map((m) => dispatcher.handle(m, context))) : [await dispatcher.handle(parsed.value, context)];
-      if (api.window) for (const [name, value] of Object.entries(rateLimitHeaders(api.window, options.clock()))) c.header(name, value);
+      setRateLimitHeaders(c, api.window, options.clock());
       const results = answers.filter((answer) => answer !== undefined);
       // Only notifications and responses: accepted, nothing to answer.
       if (results.length === 0) return c.body(null, 202);

@@ -79,7 +79,10 @@ function operation(route: Route): Json {
     ...(route.auth ? {} : { security: [] }),
     ...(parameters.length > 0 && { parameters }),
     ...(route.body && {
-      requestBody: { required: route.bodyRequired === true, content: { 'application/json': { schema: ref(route.body, INPUT_SCHEMAS, 'input') } } },
+      requestBody: {
+        required: route.bodyRequired === true,
+        content: { [route.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: ref(route.body, INPUT_SCHEMAS, 'input') } },
+      },
     }),
     responses,
   };

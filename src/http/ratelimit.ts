@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { HOUR_MS, type Window } from '../core/limits.js';
 
 /**
@@ -15,4 +16,10 @@ export function rateLimitHeaders(window: Window, now: number): Record<string, st
     'RateLimit-Policy': `"${policy}";q=${window.limit};w=${Math.round(window.window_ms / 1000)}`,
     RateLimit: `"${policy}";r=${window.remaining};t=${resetIn}`,
   };
+}
+
+/** Sets those headers on a response (nothing when no window is known). */
+export function setRateLimitHeaders(c: Context, window: Window | undefined, now: number): void {
+  if (window === undefined) return;
+  for (const [name, value] of Object.entries(rateLimitHeaders(window, now))) c.header(name, value);
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { KeyService } from '../core/service.js';
+import type { ClientCredentialsDeps } from '../oauth/client-credentials.js';
 import type { AppContext } from './env.js';
 
 export interface RouteDeps {
@@ -9,9 +10,11 @@ export interface RouteDeps {
   version: string;
   /** The OpenAPI document, built once on first use. */
   openapi(): Record<string, unknown>;
+  /** OAuth 2.0 client credentials and its discovery documents, when the server offers them. */
+  oauth?: ClientCredentialsDeps | undefined;
 }
 
-/** One REST route: what OpenAPI says of it, and its handler (validate, call one service method, map the result). */
+/** One HTTP route: what OpenAPI says of it, and its handler. Every surface of the app is one of these but the MCP endpoints. */
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Hono pattern, e.g. /v1/keys/:id */
@@ -23,13 +26,17 @@ export interface Route {
   auth: boolean;
   /** Changes keys: refused by a server started with --read-only. */
   write?: boolean;
-  /** The permission the service checks, for the docs. */
-  permission?: string;
+  /** The permission the operation needs, for the docs. */
+  permission?: string | null;
   query?: z.ZodObject;
   body?: z.ZodType;
   bodyRequired?: boolean;
+  /** The body's media type (default JSON). */
+  bodyType?: 'json' | 'form';
   status: 200 | 201;
   response: z.ZodType;
+  /** Served only when this says so (the OAuth routes, when OAuth is on). */
+  enabled?(deps: RouteDeps): boolean;
   handle(c: AppContext, deps: RouteDeps): Response | Promise<Response>;
 }
 

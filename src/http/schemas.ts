@@ -1,50 +1,35 @@
 import { z } from 'zod';
 import { ERROR_TYPES } from '../core/errors.js';
 import {
-  CreatedKey,
-  EnvironmentSchema,
+  ApiKeyCreated,
   GenerateKeyInput,
-  KeyList,
-  KeyName,
   KeyView,
-  RotateKeyInput,
+  NewKeyResponse,
+  RestKeyList,
+  RotateKeyBody,
   RotatedKey,
-  UpdateKeyInput,
+  UpdateKeyBody,
   Whoami,
 } from '../core/schemas.js';
 
-/** The REST shapes of the seeds, built from the core schemas so REST, MCP and OpenAPI cannot drift apart. */
-
-export const RestKeyList = z.object({
-  apiKeys: z.array(KeyView).describe('Keys of your organization, newest first.'),
-  next_cursor: KeyList.shape.next_cursor,
-});
-
-export const NewKeyQuery = z
-  .object({
-    name: KeyName.optional().describe('A name for the new key (default "Generated API key").'),
-    environment: EnvironmentSchema.optional().describe("live or test; defaults to the calling key's environment."),
-  })
-  .strict();
-
-export const NewKeyResponse = z.object({
-  publicKey: CreatedKey.shape.secret,
-  message: z.literal('API key generated successfully'),
-  key: KeyView,
-});
-
-export const ApiKeyCreated = KeyView.extend({
-  object: z.literal('api_key'),
-  secret_key: CreatedKey.shape.secret,
-});
-
-const { id: _updateId, ...updateFields } = UpdateKeyInput.shape;
-export const UpdateKeyBody = z.object(updateFields).strict();
-
-const { id: _rotateId, ...rotateFields } = RotateKeyInput.shape;
-export const RotateKeyBody = z.object(rotateFields).strict();
-
 export const Health = z.object({ status: z.literal('ok'), version: z.string() });
+
+export const TokenRequestForm = z.object({
+  grant_type: z.literal('client_credentials'),
+  client_id: z.string().optional().describe('The key id (key_…), unless sent with Basic authentication.'),
+  client_secret: z.string().optional().describe("The key's token, unless sent with Basic authentication."),
+  scope: z.string().optional().describe('Space-separated permissions, at most those of the key (default: all of them).'),
+  resource: z.string().optional().describe('The resource the token is for (RFC 8707), a URL of this server.'),
+});
+
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal('bearer'),
+  expires_in: z.number().int(),
+  scope: z.string(),
+});
+
+export const OAuthMetadata = z.looseObject({}).describe('RFC 8414 / RFC 9728 metadata.');
 
 export const ErrorEnvelope = z.object({
   error: z.object({
@@ -64,6 +49,7 @@ export const OUTPUT_SCHEMAS = new Map<z.ZodType, string>([
   [RotatedKey, 'RotatedKey'],
   [Whoami, 'Whoami'],
   [Health, 'Health'],
+  [TokenResponse, 'AccessToken'],
   [ErrorEnvelope, 'Error'],
 ]);
 
@@ -71,5 +57,6 @@ export const INPUT_SCHEMAS = new Map<z.ZodType, string>([
   [GenerateKeyInput, 'CreateKeyRequest'],
   [UpdateKeyBody, 'UpdateKeyRequest'],
   [RotateKeyBody, 'RotateKeyRequest'],
+  [TokenRequestForm, 'AccessTokenRequest'],
 ]);
 

@@ -18,19 +18,20 @@ const dispatcher = new McpDispatcher({
 });
 
 let w: World | undefined;
-afterEach(() => {
+afterEach(async () => {
   w?.store.close();
   w = undefined;
 });
 
 /** One real database per test, created on first use. */
-function world(): World {
-  w ??= createWorld();
+async function world(): Promise<World> {
+  w ??= await createWorld();
   return w;
 }
 
-function localApi(token: string | undefined): KeyApi {
-  return new LocalKeyApi(world().gate, world().service, { token, ip: LOCAL_IP });
+async function localApi(token: string | undefined): Promise<KeyApi> {
+  const { gate, service } = await world();
+  return new LocalKeyApi(gate, service, { token, ip: LOCAL_IP });
 }
 
 const fakeApi = (permissions?: readonly string[]) => new FakeKeyApi(async () => ({ ok: true }), permissions);
@@ -132,16 +133,16 @@ describe('McpDispatcher: tools/list', () => {
   });
 
   it('describes each tool with schemas and annotations, and charges nothing', async () => {
-    const token = world().tenant.adminSecret;
-    const admin = localApi(token);
-    const before = (await world().gate.peek(credential(token))).window.remaining;
+    const token = (await world()).tenant.adminSecret;
+    const admin = await localApi(token);
+    const before = (await (await world()).gate.peek(credential(token))).window.remaining;
     for (let i = 0; i < 5; i++) {
       await result('initialize', {}, admin);
       await result('ping', {}, admin);
       const { tools } = await result('tools/list', {}, admin);
       for (const tool of tools as Array<Record<string, unknown>>) expect(tool).toMatchObject({ inputSchema: { type: 'object' }, outputSchema: { type: 'object' }, annotations: expect.any(Object) });
     }
-    expect((await world().gate.peek(credential(token))).window.remaining).toBe(before);
+    expect((await (await world()).gate.peek(credential(token))).window.remaining).toBe(before);
     expect(await toolNames(admin)).toEqual(ALL_TOOLS);
   });
 });
@@ -163,34 +164,34 @@ describe('McpDispatcher: tools/call', () => {
   });
 
   it('returns a result as structured content and the same JSON as text', async () => {
-    const admin = localApi(world().tenant.adminSecret);
+    const admin = await localApi((await world()).tenant.adminSecret);
     const answer = await result('tools/call', { name: 'whoami', arguments: {} }, admin);
     expect(answer.isError).toBeUndefined();
-    expect(answer.structuredContent).toMatchObject({ organization: { id: world().tenant.org.id }, key: { id: world().tenant.adminId } });
+    expect(answer.structuredContent).toMatchObject({ organization: { id: (await world()).tenant.org.id }, key: { id: (await world()).tenant.adminId } });
     expect(JSON.parse((answer.content as Array<{ text: string }>)[0]!.text)).toEqual(answer.structuredContent);
   });
 
   it('returns errors of the service as isError results carrying the envelope', async () => {
-    const admin = localApi(world().tenant.adminSecret);
+    const admin = await localApi((await world()).tenant.adminSecret);
     const notFound = envelopeOf(await result('tools/call', { name: 'get_key', arguments: { id: 'key_unknown' } }, admin));
     expect(notFound).toEqual({ error: { code: 404, type: 'NOT_FOUND', message: 'No key with this id', details: {} } });
     const invalid = envelopeOf(await result('tools/call', { name: 'generate_key', arguments: { name: '' } }, admin));
     expect(invalid.error).toMatchObject({ code: 400, type: 'INVALID_REQUEST', details: { issues: [expect.objectContaining({ path: 'name' })] } });
-    const self = envelopeOf(await result('tools/call', { name: 'revoke_key', arguments: { id: world().tenant.adminId } }, admin));
+    const self = envelopeOf(await result('tools/call', { name: 'revoke_key', arguments: { id: (await world()).tenant.adminId } }, admin));
     expect(self.error).toMatchObject({ code: 409, type: 'CANNOT_REVOKE_SELF' });
   });
 
   it('answers MISSING_API_KEY with the hint, and a bad key at its first call', async () => {
-    const missing = envelopeOf(await result('tools/call', { name: 'whoami', arguments: {} }, localApi(undefined)));
+    const missing = envelopeOf(await result('tools/call', { name: 'whoami', arguments: {} }, await localApi(undefined)));
     expect(missing.error).toMatchObject({ code: 401, type: 'MISSING_API_KEY', message: 'No Bearer token provided', details: { hint: 'set DISPERSL_API_KEY' } });
-    const bad = envelopeOf(await result('tools/call', { name: 'list_keys', arguments: {} }, localApi('pk_live_typo')));
+    const bad = envelopeOf(await result('tools/call', { name: 'list_keys', arguments: {} }, await localApi('pk_live_typo')));
     expect(bad.error).toMatchObject({ code: 401, type: 'INVALID_API_KEY' });
     expect(bad.error.details.hint).toBeUndefined();
   });
 
   it('lets a caller without keys:write call a write tool it cannot see, and answers INSUFFICIENT_PERMISSIONS', async () => {
-    const reader = world().service.generate(await world().callerOf(world().tenant.adminSecret), { name: 'reader', permissions: ['keys:read'] });
-    const api = localApi(reader.secret);
+    const reader = await (await world()).service.execute('generateKey', await (await world()).callerOf((await world()).tenant.adminSecret), { name: 'reader', permissions: ['keys:read'] });
+    const api = await await localApi(reader.secret);
     expect(await toolNames(api)).toEqual(READ_TOOLS);
     const refused = envelopeOf(await result('tools/call', { name: 'generate_key', arguments: { name: 'x' } }, api));
     expect(refused.error).toMatchObject({ code: 403, type: 'INSUFFICIENT_PERMISSIONS', details: { required: ['keys:write'] } });

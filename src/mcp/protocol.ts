@@ -1,5 +1,6 @@
 import type { KeyApi } from '../core/api.js';
 import type { Logger } from '../core/log.js';
+import { canWrite } from '../core/model.js';
 import { SNAPSHOT, type ToolDescription } from './snapshot.js';
 
 /**
@@ -55,18 +56,20 @@ const INSTRUCTIONS =
   'Secrets are shown once, in the answer of generate_key or rotate_key: hand them to the user at once. Refer to keys by id (key_…), never by secret. ' +
   'Prefer rotate_key over revoke_key for a key that is in use; confirm with the user before revoking.';
 
-const WRITE_PERMISSIONS = ['keys:write', 'admin'];
 const READ_TOOLS = SNAPSHOT.filter((tool) => tool.annotations.readOnlyHint === true);
 
 export function isWriteTool(name: string): boolean {
   return !READ_TOOLS.some((tool) => tool.name === name);
 }
 
-/** Read-only mode and callers known to lack keys:write see only the read tools. */
+/**
+ * Read-only mode and callers known to lack keys:write see only the read tools. The snapshot's
+ * readOnlyHint is the operation table's `write`, kept equal by src/mcp/tools.test.ts.
+ */
 export async function visibleTools(context: McpContext): Promise<readonly ToolDescription[]> {
   if (context.readOnly) return READ_TOOLS;
   const permissions = await context.api.permissions();
-  if (permissions !== undefined && !permissions.some((p) => WRITE_PERMISSIONS.includes(p))) return READ_TOOLS;
+  if (permissions !== undefined && !canWrite(permissions)) return READ_TOOLS;
   return SNAPSHOT;
 }
 

@@ -2,7 +2,7 @@ import type { KeyApi } from '../core/api.js';
 import { asDisperslError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ToolResult, ToolRunner } from './protocol.js';
-import { TOOLS } from './tools/index.js';
+import { TOOLS } from './tool.js';
 
 export interface RunnerOptions {
   logger: Logger;
@@ -17,7 +17,7 @@ export function createToolRunner({ logger, missingKeyHint }: RunnerOptions): Too
     const tool = byName.get(name)!;
     const started = performance.now();
     try {
-      const result = (await tool.call(api, args)) as Record<string, unknown>;
+      const result = (await api.call(tool.operation, args)) as Record<string, unknown>;
       logger.info('tool call', { tool: name, outcome: 'ok', ms: Math.round(performance.now() - started) });
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (err) {

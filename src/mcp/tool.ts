@@ -1,31 +1,30 @@
 import { z } from 'zod';
-import type { KeyApi } from '../core/api.js';
+import { type OperationName, operationList } from '../core/operations/index.js';
 import type { ToolDescription } from './snapshot.js';
 
-type ToolAnnotations = ToolDescription['annotations'];
-
-/** One MCP tool: what the model reads (name, description, schemas, annotations) and what it runs. */
+/** One MCP tool: an operation as a model reads it (name, description, schemas, annotations). */
 export interface Tool {
   name: string;
   title: string;
   description: string;
   input: z.ZodType;
   output: z.ZodType;
-  annotations: ToolAnnotations;
-  call(api: KeyApi, args: unknown): Promise<unknown>;
+  annotations: ToolDescription['annotations'];
+  operation: OperationName;
 }
 
-export function defineTool<I extends z.ZodType, O extends z.ZodType>(tool: {
-  name: string;
-  title: string;
-  description: string;
-  input: I;
-  output: O;
-  annotations: ToolAnnotations;
-  call(api: KeyApi, args: unknown): Promise<z.output<O>>;
-}): Tool {
-  return tool;
-}
+/** Every operation's tool, in the table's order. readOnlyHint follows from the operation's `write`. */
+export const TOOLS: readonly Tool[] = operationList().map(([operation, { tool, input, output, write }]) => ({
+  name: tool.name,
+  title: tool.title,
+  description: tool.description,
+  input,
+  output,
+  annotations: write
+    ? { readOnlyHint: false, destructiveHint: tool.destructive ?? false, idempotentHint: tool.idempotent ?? false, openWorldHint: false }
+    : { readOnlyHint: true, openWorldHint: false },
+  operation,
+}));
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -43,3 +42,5 @@ export function describeTool(tool: Tool): ToolDescription {
     annotations: { title: tool.title, ...tool.annotations },
   };
 }
+
+

@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SNAPSHOT_PATH } from './snapshot.js';
-import { describeTool } from './tool.js';
-import { TOOLS } from './tools/index.js';
+import { TOOLS, describeTool } from './tool.js';
 
 const snapshotFile = fileURLToPath(new URL(SNAPSHOT_PATH, import.meta.url));
 

@@ -12,7 +12,7 @@ import { AccessTokens, TOKEN_LIFETIME_SECONDS } from './access-tokens.js';
 
 const BASE = 'http://127.0.0.1:8787';
 const cleanups: Array<() => void> = [];
-afterEach(() => {
+afterEach(async () => {
   for (const fn of cleanups.splice(0)) fn();
 });
 
@@ -23,8 +23,8 @@ interface Setup {
   gate: Gate;
 }
 
-function setup(options: { path?: string; clock?: ManualClock; issuer?: string } = {}): Setup {
-  const w = createWorld({ plan: 'pro', ...(options.path && { path: options.path }), ...(options.clock && { clock: options.clock }) });
+async function setup(options: { path?: string; clock?: ManualClock; issuer?: string } = {}): Promise<Setup> {
+  const w = await createWorld({ plan: 'pro', ...(options.path && { path: options.path }), ...(options.clock && { clock: options.clock }) });
   cleanups.push(() => w.store.close());
   const tokens = new AccessTokens(w.store, { issuer: options.issuer ?? BASE, clock: w.clock.read });
   return { w, tokens, gate: new Gate(w.store, w.clock.read, { accessTokens: tokens }) };
@@ -43,7 +43,7 @@ function tamper(token: string): string {
 
 describe('AccessTokens: what a token carries', () => {
   it('signs a JWT naming the key, its scopes, this issuer and audience, for an hour', async () => {
-    const s = setup();
+    const s = await setup();
     const caller = await s.w.callerOf(s.w.tenant.adminSecret);
     const issued = await s.tokens.issue(caller.key, ['keys:read'], `${BASE}/mcp`);
     expect(issued).toMatchObject({ token_type: 'bearer', expires_in: 3600, scope: 'keys:read' });
@@ -59,15 +59,15 @@ describe('AccessTokens: what a token carries', () => {
   });
 
   it('never outlives a key that expires sooner than an hour', async () => {
-    const s = setup();
+    const s = await setup();
     const admin = await s.w.callerOf(s.w.tenant.adminSecret);
-    const short = s.w.service.generate(admin, { name: 'short', permissions: ['keys:read'], expires_in_seconds: 600 });
+    const short = (await s.w.service.execute('generateKey', admin, { name: 'short', permissions: ['keys:read'], expires_in_seconds: 600 }));
     const issued = await s.tokens.issue((await s.w.callerOf(short.secret)).key, ['keys:read'], BASE);
     expect(issued.expires_in).toBe(600);
   });
 
   it('keeps the signing secret in the database, made once and shared by every instance on it', async () => {
-    const s = setup();
+    const s = await setup();
     const first = await adminToken(s);
     const other = new AccessTokens(s.w.store, { issuer: BASE, clock: s.w.clock.read });
     const second = (await other.issue((await s.w.callerOf(s.w.tenant.adminSecret)).key, ['admin'], BASE)).access_token;
@@ -82,7 +82,7 @@ describe('AccessTokens: what a token carries', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dispersl-oauth-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'db.sqlite');
-    const s = setup({ path });
+    const s = await setup({ path });
     const token = await adminToken(s, ['keys:read']);
     const store = new SqliteStore(path);
     cleanups.push(() => store.close());
@@ -95,7 +95,7 @@ describe('AccessTokens: what a token carries', () => {
 
 describe('Gate with access tokens', () => {
   it('admits a token as its key, narrowed to its scopes, and charges the key', async () => {
-    const s = setup();
+    const s = await setup();
     const token = await adminToken(s, ['keys:read']);
     const before = (await s.gate.peek(credential(s.w.tenant.adminSecret))).window.remaining;
     const admission = await s.gate.admit(credential(token));
@@ -109,14 +109,14 @@ describe('Gate with access tokens', () => {
   });
 
   it('lets a keys:read token list but not generate', async () => {
-    const s = setup();
+    const s = await setup();
     const token = await adminToken(s, ['keys:read']);
     const service = new KeyService(s.w.store, s.w.clock.read);
     const caller = await s.gate.peek(credential(token));
-    expect(service.list(caller, {}).keys.length).toBeGreaterThan(0);
+    expect((await service.execute('listKeys', caller, {})).keys.length).toBeGreaterThan(0);
     let error: unknown;
     try {
-      service.generate(caller, { name: 'escalate' });
+      (await service.execute('generateKey', caller, { name: 'escalate' }));
     } catch (err) {
       error = err;
     }
@@ -124,38 +124,38 @@ describe('Gate with access tokens', () => {
   });
 
   it('refuses the token once its key is revoked, though it was verified before', async () => {
-    const s = setup();
+    const s = await setup();
     const admin = await s.w.callerOf(s.w.tenant.adminSecret);
-    const created = s.w.service.generate(admin, { name: 'worker', permissions: ['keys:read'] });
+    const created = (await s.w.service.execute('generateKey', admin, { name: 'worker', permissions: ['keys:read'] }));
     const caller = await s.w.callerOf(created.secret);
     const token = (await s.tokens.issue(caller.key, ['keys:read'], BASE)).access_token;
     (await s.gate.admit(credential(token))).release();
-    s.w.service.revoke(admin, { id: created.key.id });
+    (await s.w.service.execute('revokeKey', admin, { id: created.key.id }));
     expect((await rejectionOf(s.gate.admit(credential(token)))).type).toBe('REVOKED_API_KEY');
     expect((await rejectionOf(s.gate.peek(credential(token)))).type).toBe('REVOKED_API_KEY');
   });
 
   it('refuses the token while its key is disabled, and again accepts it once enabled', async () => {
-    const s = setup();
+    const s = await setup();
     const admin = await s.w.callerOf(s.w.tenant.adminSecret);
-    const created = s.w.service.generate(admin, { name: 'worker', permissions: ['keys:read'] });
+    const created = (await s.w.service.execute('generateKey', admin, { name: 'worker', permissions: ['keys:read'] }));
     const token = (await s.tokens.issue((await s.w.callerOf(created.secret)).key, ['keys:read'], BASE)).access_token;
-    s.w.service.update(admin, { id: created.key.id, enabled: false });
+    (await s.w.service.execute('updateKey', admin, { id: created.key.id, enabled: false }));
     expect((await rejectionOf(s.gate.admit(credential(token)))).type).toBe('DISABLED_API_KEY');
-    s.w.service.update(admin, { id: created.key.id, enabled: true });
+    (await s.w.service.execute('updateKey', admin, { id: created.key.id, enabled: true }));
     (await s.gate.admit(credential(token))).release();
   });
 
   it('applies the key IP allowlist to its tokens', async () => {
-    const s = setup();
+    const s = await setup();
     const admin = await s.w.callerOf(s.w.tenant.adminSecret);
-    const created = s.w.service.generate(admin, { name: 'office', permissions: ['keys:read'], allowed_ips: ['127.0.0.1'] });
+    const created = (await s.w.service.execute('generateKey', admin, { name: 'office', permissions: ['keys:read'], allowed_ips: ['127.0.0.1'] }));
     const token = (await s.tokens.issue((await s.w.callerOf(created.secret)).key, ['keys:read'], BASE)).access_token;
     expect((await rejectionOf(s.gate.admit(credential(token, { ip: '10.1.2.3' })))).type).toBe('IP_NOT_ALLOWED');
   });
 
   it('refuses an expired token with INVALID_API_KEY, whether or not it was verified before', async () => {
-    const s = setup();
+    const s = await setup();
     const seen = await adminToken(s);
     const unseen = await adminToken(s);
     (await s.gate.admit(credential(seen))).release();
@@ -171,7 +171,7 @@ describe('Gate with access tokens', () => {
   });
 
   it('refuses a tampered signature, payload or header', async () => {
-    const s = setup();
+    const s = await setup();
     const token = await adminToken(s, ['keys:read']);
     (await s.gate.admit(credential(token))).release();
     const [header, payload, signature] = token.split('.') as [string, string, string];
@@ -185,7 +185,7 @@ describe('Gate with access tokens', () => {
   });
 
   it('refuses a token for another audience or from another issuer, even signed with its own secret', async () => {
-    const s = setup();
+    const s = await setup();
     const foreignAudience = await adminToken(s, ['admin'], 'https://elsewhere.example/mcp');
     expect((await rejectionOf(s.gate.admit(credential(foreignAudience)))).type).toBe('INVALID_API_KEY');
     const elsewhere = new AccessTokens(s.w.store, { issuer: 'http://127.0.0.1:9999', clock: s.w.clock.read });
@@ -194,7 +194,7 @@ describe('Gate with access tokens', () => {
   });
 
   it('refuses a JWT signed by anyone else, and a JWT that is not an access token', async () => {
-    const s = setup();
+    const s = await setup();
     const kid = decodeProtectedHeader(await adminToken(s)).kid!;
     const claims = { scope: 'admin', sub: s.w.tenant.adminId };
     const now = Math.floor(s.w.clock.now / 1000);
@@ -213,7 +213,7 @@ describe('Gate with access tokens', () => {
   });
 
   it('treats a JWT as a malformed key when the gate was given no verifier', async () => {
-    const s = setup();
+    const s = await setup();
     const token = await adminToken(s);
     expect((await rejectionOf(s.w.gate.admit(credential(token)))).type).toBe('INVALID_API_KEY');
   });
@@ -221,10 +221,10 @@ describe('Gate with access tokens', () => {
 
 describe('Signing key rotation', () => {
   it('keeps tokens signed by the previous key valid until they expire, and signs new ones with the new key', async () => {
-    const s = setup();
+    const s = await setup();
     const before = await adminToken(s);
     s.w.clock.advance(10 * 60_000);
-    const rotated = s.tokens.signingKeys.rotate();
+    const rotated = (await s.tokens.signingKeys.rotate());
     const after = await adminToken(s);
     expect(decodeProtectedHeader(after).kid).toBe(rotated.kid);
     expect(decodeProtectedHeader(after).kid).not.toBe(decodeProtectedHeader(before).kid);
@@ -238,19 +238,19 @@ describe('Signing key rotation', () => {
   });
 
   it('prunes keys retired longer ago than a token lives, and never holds two current keys', async () => {
-    const s = setup();
-    s.tokens.signingKeys.current();
-    s.tokens.signingKeys.rotate();
+    const s = await setup();
+    (await s.tokens.signingKeys.current());
+    (await s.tokens.signingKeys.rotate());
     expect(s.w.count('signing_keys')).toBe(2);
     s.w.clock.advance(HOUR_MS + 1);
-    s.tokens.signingKeys.rotate();
+    (await s.tokens.signingKeys.rotate());
     expect(s.w.count('signing_keys')).toBe(2);
-    const current = s.w.store.listSigningKeys().filter((k) => k.retired_at === null);
+    const current = (await s.w.store.listSigningKeys()).filter((k) => k.retired_at === null);
     expect(current).toHaveLength(1);
   });
 
   it('rotates by itself once the signing key is older than its maximum age', async () => {
-    const s = setup();
+    const s = await setup();
     const tokens = new AccessTokens(s.w.store, { issuer: BASE, clock: s.w.clock.read, signingKeyMaxAgeMs: 24 * HOUR_MS });
     const caller = await s.w.callerOf(s.w.tenant.adminSecret);
     const first = decodeProtectedHeader((await tokens.issue(caller.key, ['admin'], BASE)).access_token).kid;
@@ -261,8 +261,8 @@ describe('Signing key rotation', () => {
 });
 
 describe('audienceFor', () => {
-  it('accepts this server and paths on it, and nothing else', () => {
-    const s = setup({ issuer: `${BASE}/` });
+  it('accepts this server and paths on it, and nothing else', async () => {
+    const s = await setup({ issuer: `${BASE}/` });
     expect(s.tokens.audienceFor(undefined)).toBe(BASE);
     expect(s.tokens.audienceFor(`${BASE}/`)).toBe(BASE);
     expect(s.tokens.audienceFor(`${BASE}/mcp`)).toBe(`${BASE}/mcp`);

@@ -92,7 +92,7 @@ export class AccessTokens implements AccessTokenVerifier {
 
   /** A token for `key`, carrying `scopes`, that never outlives the key's own expiry. */
   async issue(key: KeyRecord, scopes: readonly string[], audience: string): Promise<IssuedAccessToken> {
-    const signing: SigningKey = this.signingKeys.current();
+    const signing: SigningKey = await this.signingKeys.current();
     const iat = Math.floor(this.clock() / 1000);
     const exp = Math.min(iat + TOKEN_LIFETIME_SECONDS, key.expires_at === null ? Number.POSITIVE_INFINITY : Math.floor(key.expires_at / 1000));
     const scope = scopes.join(' ');
@@ -119,8 +119,8 @@ export class AccessTokens implements AccessTokenVerifier {
     try {
       ({ payload } = await jwtVerify(
         token,
-        ({ kid }) => {
-          const key = kid === undefined ? undefined : this.signingKeys.forVerifying(kid, now);
+        async ({ kid }) => {
+          const key = kid === undefined ? undefined : await this.signingKeys.forVerifying(kid, now);
           if (key === undefined) throw invalid();
           return key.secret;
         },

@@ -10,8 +10,8 @@ import { type TokenRequest, parseTokenRequest } from './token-request.js';
 const BASE = 'http://127.0.0.1:8787';
 const world = worldsClosedAfterEach();
 
-function setup() {
-  const w = world();
+async function setup() {
+  const w = await world();
   const tokens = new AccessTokens(w.store, { issuer: BASE, clock: w.clock.read });
   const gate = new Gate(w.store, w.clock.read, { accessTokens: tokens });
   const deps = { authenticate: (c: Parameters<Gate['peek']>[0]) => gate.peek(c), tokens };
@@ -48,14 +48,14 @@ function oauthErrorOfSync(fn: () => unknown): OAuthError {
 
 describe('clientCredentials', () => {
   it("grants a key's own permissions when no scope is asked for", async () => {
-    const s = setup();
+    const s = await setup();
     const issued = await clientCredentials(s.request({}), '127.0.0.1', s.deps);
     expect(issued).toMatchObject({ token_type: 'bearer', expires_in: 3600, scope: 'admin' });
     expect(decodeJwt(issued.access_token)).toMatchObject({ sub: s.w.tenant.adminId, aud: BASE });
   });
 
   it('narrows to the scopes asked for; admin covers keys:read and keys:write', async () => {
-    const s = setup();
+    const s = await setup();
     const issued = await clientCredentials(s.request({ scope: 'keys:read keys:write keys:read' }), '127.0.0.1', s.deps);
     expect(issued.scope).toBe('keys:read keys:write');
     const caller = await s.gate.peek(credential(issued.access_token));
@@ -63,9 +63,9 @@ describe('clientCredentials', () => {
   });
 
   it('answers invalid_scope for a scope the key does not hold, or a malformed one', async () => {
-    const s = setup();
+    const s = await setup();
     const admin = await s.w.callerOf(s.w.tenant.adminSecret);
-    const reader = s.w.service.generate(admin, { name: 'reader', permissions: ['keys:read'] });
+    const reader = (await s.w.service.execute('generateKey', admin, { name: 'reader', permissions: ['keys:read'] }));
     const asReader = { client_id: reader.key.id, client_secret: reader.secret };
     const wider = await oauthErrorOf(clientCredentials(s.request({ ...asReader, scope: 'keys:read keys:write' }), '127.0.0.1', s.deps));
     expect(wider).toMatchObject({ code: 'invalid_scope', status: 400 });
@@ -77,7 +77,7 @@ describe('clientCredentials', () => {
   });
 
   it('answers unsupported_grant_type for another grant, and invalid_request without one', async () => {
-    const s = setup();
+    const s = await setup();
     for (const grant_type of ['password', 'authorization_code', 'refresh_token']) {
       expect(await oauthErrorOf(clientCredentials(s.request({ grant_type }), '127.0.0.1', s.deps))).toMatchObject({ code: 'unsupported_grant_type', status: 400 });
     }
@@ -85,8 +85,8 @@ describe('clientCredentials', () => {
   });
 
   it('answers invalid_client (401) for a missing, wrong, foreign or access-token secret, and a mismatched id', async () => {
-    const s = setup();
-    const other = s.w.addTenant({ name: 'Other' });
+    const s = await setup();
+    const other = await s.w.addTenant({ name: 'Other' });
     const token = (await clientCredentials(s.request({}), '127.0.0.1', s.deps)).access_token;
     const cases: Array<Partial<TokenRequest>> = [
       { client_secret: undefined },
@@ -105,15 +105,15 @@ describe('clientCredentials', () => {
   });
 
   it('answers invalid_client for a revoked, disabled or expired key, and from an address its allowlist refuses', async () => {
-    const s = setup();
+    const s = await setup();
     const admin = await s.w.callerOf(s.w.tenant.adminSecret);
-    const make = (input: Record<string, unknown>) => s.w.service.generate(admin, { name: 'k', permissions: ['keys:read'], ...input });
-    const revoked = make({});
-    s.w.service.revoke(admin, { id: revoked.key.id });
-    const disabled = make({});
-    s.w.service.update(admin, { id: disabled.key.id, enabled: false });
-    const expiring = make({ expires_in_seconds: 60 });
-    const office = make({ allowed_ips: ['10.0.0.0/8'] });
+    const make = async (input: Record<string, unknown>) => (await s.w.service.execute('generateKey', admin, { name: 'k', permissions: ['keys:read'], ...input }));
+    const revoked = await make({});
+    (await s.w.service.execute('revokeKey', admin, { id: revoked.key.id }));
+    const disabled = await make({});
+    (await s.w.service.execute('updateKey', admin, { id: disabled.key.id, enabled: false }));
+    const expiring = await make({ expires_in_seconds: 60 });
+    const office = await make({ allowed_ips: ['10.0.0.0/8'] });
     s.w.clock.advance(60_000);
     for (const [created, pattern] of [
       [revoked, /revoked/],
@@ -129,7 +129,7 @@ describe('clientCredentials', () => {
   });
 
   it('answers invalid_target for a resource that is not this server', async () => {
-    const s = setup();
+    const s = await setup();
     expect(await oauthErrorOf(clientCredentials(s.request({ resource: 'https://evil.example/mcp' }), '127.0.0.1', s.deps))).toMatchObject({
       code: 'invalid_target',
       status: 400,
@@ -139,7 +139,7 @@ describe('clientCredentials', () => {
   });
 
   it('charges nothing for issuing', async () => {
-    const s = setup();
+    const s = await setup();
     const before = (await s.w.callerOf(s.w.tenant.adminSecret)).window.remaining;
     await clientCredentials(s.request({}), '127.0.0.1', s.deps);
     expect((await s.w.callerOf(s.w.tenant.adminSecret)).window.remaining).toBe(before);
@@ -150,7 +150,7 @@ describe('parseTokenRequest', () => {
   const form = 'application/x-www-form-urlencoded';
   const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
-  it('reads the form body, and credentials from HTTP Basic', () => {
+  it('reads the form body, and credentials from HTTP Basic', async () => {
     expect(parseTokenRequest({ contentType: `${form}; charset=UTF-8`, body: 'grant_type=client_credentials&client_id=key_a&client_secret=s&scope=keys%3Aread+keys%3Awrite', authorization: undefined, query: '' })).toEqual({
       grant_type: 'client_credentials',
       client_id: 'key_a',
@@ -165,7 +165,7 @@ describe('parseTokenRequest', () => {
     });
   });
 
-  it('answers invalid_request for another content type, a repeated parameter, credentials in the URL or two authentication methods', () => {
+  it('answers invalid_request for another content type, a repeated parameter, credentials in the URL or two authentication methods', async () => {
     const cases = [
       { contentType: 'application/json', body: '{"grant_type":"client_credentials"}', authorization: undefined, query: '' },
       { contentType: undefined, body: 'grant_type=client_credentials', authorization: undefined, query: '' },
@@ -177,7 +177,7 @@ describe('parseTokenRequest', () => {
     for (const raw of cases) expect(oauthErrorOfSync(() => parseTokenRequest(raw)).code, JSON.stringify(raw)).toBe('invalid_request');
   });
 
-  it('answers invalid_client for a malformed Authorization header, and invalid_target for two resources', () => {
+  it('answers invalid_client for a malformed Authorization header, and invalid_target for two resources', async () => {
     for (const authorization of ['Bearer abc', 'Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`]) {
       expect(oauthErrorOfSync(() => parseTokenRequest({ contentType: form, body: 'grant_type=client_credentials', authorization, query: '' })).code).toBe('invalid_client');
     }

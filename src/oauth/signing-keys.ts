@@ -1,6 +1,6 @@
 import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/auth.js';
-import type { KeyStore, SigningKeyRecord } from '../core/store.js';
+import type { KeyStore, SigningKeyRecord, StoreOps } from '../core/store.js';
 import { type RandomSource, randomBase62 } from '../core/tokens.js';
 
 export interface SigningKey {
@@ -50,39 +50,39 @@ export class SigningKeys {
   }
 
   /** The key to sign with. Read from the store each time (issuing is rare), so no process signs with a key another retired. */
-  current(): SigningKey {
+  async current(): Promise<SigningKey> {
     const now = this.clock();
     const fresh = (k: SigningKeyRecord | undefined): k is SigningKeyRecord => k !== undefined && now - k.created_at < this.maxAgeMs;
-    const found = this.store.listSigningKeys().find((k) => k.retired_at === null);
+    const found = (await this.store.listSigningKeys()).find((k) => k.retired_at === null);
     if (fresh(found)) return this.remember(found);
     // Creating or replacing happens in one write transaction, so two processes starting together agree on one key.
-    return this.store.transaction(() => {
-      const again = this.store.listSigningKeys().find((k) => k.retired_at === null);
-      return this.remember(fresh(again) ? again : this.replace(again, now));
+    return this.store.transaction(async (tx) => {
+      const again = (await tx.listSigningKeys()).find((k) => k.retired_at === null);
+      return this.remember(fresh(again) ? again : await this.replace(tx, again, now));
     });
   }
 
   /** Retires the current key (if any) and starts a new one; tokens signed before stay valid until they expire. */
-  rotate(): SigningKey {
+  rotate(): Promise<SigningKey> {
     const now = this.clock();
-    return this.store.transaction(() => this.remember(this.replace(this.store.listSigningKeys().find((k) => k.retired_at === null), now)));
+    return this.store.transaction(async (tx) => this.remember(await this.replace(tx, (await tx.listSigningKeys()).find((k) => k.retired_at === null), now)));
   }
 
   /** The key a token names, if it may still verify at `now`: current, or retired less than a token lifetime ago. */
-  forVerifying(kid: string, now: number): SigningKey | undefined {
+  async forVerifying(kid: string, now: number): Promise<SigningKey | undefined> {
     let key = this.byKid.get(kid);
     if (key === undefined || now - this.loadedAt >= RELOAD_AFTER_MS) {
-      this.reload(now);
+      await this.reload(now);
       key = this.byKid.get(kid);
     }
     if (key === undefined) return undefined;
     return key.retired_at === null || now < key.retired_at + this.options.tokenLifetimeMs ? key : undefined;
   }
 
-  private replace(current: SigningKeyRecord | undefined, now: number): SigningKeyRecord {
-    if (current) this.store.retireSigningKey(current.kid, now);
+  private async replace(tx: StoreOps, current: SigningKeyRecord | undefined, now: number): Promise<SigningKeyRecord> {
+    if (current) await tx.retireSigningKey(current.kid, now);
     // Keys retired longer ago than a token lives can no longer verify anything.
-    this.store.pruneSigningKeys(now - this.options.tokenLifetimeMs);
+    await tx.pruneSigningKeys(now - this.options.tokenLifetimeMs);
     const record: SigningKeyRecord = {
       kid: `sk_${randomBase62(20, this.random)}`,
       alg: 'HS256',
@@ -90,15 +90,15 @@ export class SigningKeys {
       created_at: now,
       retired_at: null,
     };
-    this.store.insertSigningKey(record);
+    await tx.insertSigningKey(record);
     this.byKid.clear();
     this.loadedAt = Number.NEGATIVE_INFINITY;
     return record;
   }
 
-  private reload(now: number): void {
+  private async reload(now: number): Promise<void> {
     const next = new Map<string, SigningKey>();
-    for (const record of this.store.listSigningKeys()) {
+    for (const record of await this.store.listSigningKeys()) {
       const known = this.byKid.get(record.kid);
       // Keep the loaded KeyObject, so jose's per-object CryptoKey cache stays warm.
       next.set(record.kid, known ? { ...known, retired_at: record.retired_at } : load(record));

@@ -1,23 +1,10 @@
-import type { z } from 'zod';
 import type { KeyApi } from '../core/api.js';
 import { DisperslError, invalidRequest } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import {
-  CreatedKey,
-  GetKeyInput,
-  KeyList,
-  KeyView,
-  ListKeysInput,
-  RevokeKeyInput,
-  RotateKeyInput,
-  RotatedKey,
-  UpdateKeyInput,
-  Whoami,
-  WhoamiInput,
-  issuesOf,
-} from '../core/schemas.js';
+import { type Operation, type RestRoute, parseInput } from '../core/operation.js';
+import { OPERATIONS, type OperationName, type OperationResult } from '../core/operations/index.js';
 import { isLoopbackHost, parseBaseUrl } from './base-url.js';
-import { type Method, RestClient } from './rest-client.js';
+import { RestClient } from './rest-client.js';
 import { probePermissions } from './permissions.js';
 
 export interface RemoteOptions {
@@ -34,22 +21,37 @@ function segment(id: string): string {
   return encodeURIComponent(id).replace(/\./g, '%2E');
 }
 
-/** Arguments checked here with the schema the server uses, so the error is the one local mode gives. */
-function checked<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input ?? {});
-  if (!result.success) throw invalidRequest(issuesOf(result.error));
-  return result.data;
+/** The path of a route with its `:param`s filled from args, each one encoded segment. */
+function fill(path: string, args: Record<string, unknown>): string {
+  return path.replace(/:(\w+)/g, (_, name: string) => segment(String(args[name])));
 }
 
 /**
- * The id a tool names and the rest of its arguments. A string id goes into the URL, encoded, for the
- * server to judge; anything else cannot be put in a URL, so the schema answers here, as it would there.
+ * Where a call's arguments go. Without a body, every argument travels in the URL, which cannot carry
+ * a wrong type or an unknown field: they are checked here with the very schema the server uses, so
+ * the error is the one local mode gives. With a body, a string id goes into the URL, encoded, for the
+ * server to judge with the rest; anything else cannot be put in a URL, so the schema answers here.
  */
-function splitId(schema: z.ZodType, input: unknown): { id: string; rest: Record<string, unknown> } {
-  const { id, ...rest } = (input ?? {}) as Record<string, unknown>;
-  if (typeof id === 'string') return { id, rest };
-  checked(schema, input);
-  throw invalidRequest([{ path: 'id', message: 'must be a key id like key_…' }]);
+function requestOf(operation: Operation, route: RestRoute, input: unknown): { path: string; body?: unknown } {
+  const params = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+  if (route.body === undefined) {
+    const args = parseInput(operation.input, input) as Record<string, unknown>;
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(args)) if (value !== undefined && !params.includes(name)) query.set(name, String(value));
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    return { path: `${fill(route.path, args)}${search}` };
+  }
+  if (params.length === 0) return { path: route.path, body: input ?? {} };
+  const raw = (input ?? {}) as Record<string, unknown>;
+  const body = { ...raw };
+  for (const name of params) {
+    if (typeof raw[name] !== 'string') {
+      parseInput(operation.input, input);
+      throw invalidRequest([{ path: name, message: 'must be a key id like key_…' }]);
+    }
+    delete body[name];
+  }
+  return { path: fill(route.path, raw), body };
 }
 
 /**
@@ -75,57 +77,17 @@ export class RemoteKeyApi implements KeyApi {
     }
   }
 
-  async listKeys(input: unknown): Promise<KeyList> {
+  async call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
     this.requireKey();
-    const args = checked(ListKeysInput, input);
-    const query = new URLSearchParams({ limit: String(args.limit), include_revoked: String(args.include_revoked) });
-    if (args.cursor !== undefined) query.set('cursor', args.cursor);
-    const path = this.client.api(`/keys?${query.toString()}`);
-    const body = (await this.request('GET', path)) as { apiKeys?: unknown; next_cursor?: unknown } | null;
-    return this.expect(KeyList, { keys: body?.apiKeys, next_cursor: body?.next_cursor }, 'GET', path);
-  }
-
-  async getKey(input: unknown): Promise<KeyView> {
-    this.requireKey();
-    const { id } = checked(GetKeyInput, input);
-    const path = this.client.api(`/keys/${segment(id)}`);
-    return this.expect(KeyView, await this.request('GET', path), 'GET', path);
-  }
-
-  async generateKey(input: unknown): Promise<CreatedKey> {
-    this.requireKey();
-    const path = this.client.api('/api-keys');
-    const body = await this.request('POST', path, input ?? {});
-    const { object: _object, secret_key, ...key } = (body ?? {}) as Record<string, unknown>;
-    return this.expect(CreatedKey, { key, secret: secret_key }, 'POST', path);
-  }
-
-  async revokeKey(input: unknown): Promise<KeyView> {
-    this.requireKey();
-    const { id } = checked(RevokeKeyInput, input);
-    const path = this.client.api(`/keys/${segment(id)}`);
-    return this.expect(KeyView, await this.request('DELETE', path), 'DELETE', path);
-  }
-
-  async rotateKey(input: unknown): Promise<RotatedKey> {
-    this.requireKey();
-    const { id, rest } = splitId(RotateKeyInput, input);
-    const path = this.client.api(`/keys/${segment(id)}/rotate`);
-    return this.expect(RotatedKey, await this.request('POST', path, rest), 'POST', path);
-  }
-
-  async updateKey(input: unknown): Promise<KeyView> {
-    this.requireKey();
-    const { id, rest } = splitId(UpdateKeyInput, input);
-    const path = this.client.api(`/keys/${segment(id)}`);
-    return this.expect(KeyView, await this.request('PATCH', path, rest), 'PATCH', path);
-  }
-
-  async whoami(input?: unknown): Promise<Whoami> {
-    this.requireKey();
-    checked(WhoamiInput, input);
-    const path = this.client.api('/me');
-    return this.expect(Whoami, await this.request('GET', path), 'GET', path);
+    const operation = OPERATIONS[name] as unknown as Operation;
+    const [route] = operation.rest;
+    const { path, body } = requestOf(operation, route, input);
+    const url = this.client.api(path.replace(/^\/v1/, ''));
+    const answer = await this.client.call({ method: route.method, path: url, body });
+    const result = route.fromRest ? route.fromRest(answer) : answer;
+    // Returned as sent, once it has the contract's shape, so nothing is dropped or reordered.
+    if (!operation.output.safeParse(result).success) throw this.client.unexpected({ method: route.method, path: url });
+    return result as OperationResult<N>;
   }
 
   /**
@@ -149,15 +111,5 @@ export class RemoteKeyApi implements KeyApi {
     if (this.apiKey === undefined) throw new DisperslError('MISSING_API_KEY');
     // A key that cannot even be put in a header is malformed, which is what the server would say.
     if (!/^[\x21-\x7e]+$/.test(this.apiKey)) throw new DisperslError('INVALID_API_KEY');
-  }
-
-  private request(method: Method, path: string, body?: unknown): Promise<unknown> {
-    return this.client.call({ method, path, body });
-  }
-
-  /** The mapped answer, if it has the contract's shape; returned as sent, so nothing is dropped or reordered. */
-  private expect<T>(schema: z.ZodType<T>, value: unknown, method: Method, path: string): T {
-    if (!schema.safeParse(value).success) throw this.client.unexpected({ method, path });
-    return value as T;
   }
 }

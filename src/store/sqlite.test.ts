@@ -10,10 +10,10 @@ import { createWorld, credential } from '../testing/fixtures.js';
 import { SCHEMA_VERSION, SchemaTooNewError, SqliteStore } from './sqlite.js';
 
 let dir: string;
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dispersl-store-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => rmSync(dir, { recursive: true, force: true }));
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -42,7 +42,7 @@ function keyRecord(orgId: string, id: string): KeyRecord {
 }
 
 describe('SqliteStore: opening a database', () => {
-  it('creates the schema at the current version, in WAL mode with foreign keys on', () => {
+  it('creates the schema at the current version, in WAL mode with foreign keys on', async () => {
     const store = new SqliteStore(join(dir, 'keys.db'));
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
@@ -55,20 +55,20 @@ describe('SqliteStore: opening a database', () => {
     }
   });
 
-  it('opens an existing database again with its data', () => {
+  it('opens an existing database again with its data', async () => {
     const path = join(dir, 'keys.db');
-    const first = createWorld({ path });
+    const first = await createWorld({ path });
     first.store.close();
     const again = new SqliteStore(path);
     try {
-      expect(again.getOrganization(first.tenant.org.id)).toEqual(first.tenant.org);
-      expect(again.getKey(first.tenant.org.id, first.tenant.adminId)?.permissions).toEqual(['admin']);
+      expect((await again.getOrganization(first.tenant.org.id))).toEqual(first.tenant.org);
+      expect((await again.getKey(first.tenant.org.id, first.tenant.adminId))?.permissions).toEqual(['admin']);
     } finally {
       again.close();
     }
   });
 
-  it('refuses a database of a newer schema without changing it', () => {
+  it('refuses a database of a newer schema without changing it', async () => {
     const path = join(dir, 'future.db');
     const future = new Database(path);
     future.exec('CREATE TABLE from_the_future (x INTEGER)');
@@ -87,7 +87,7 @@ describe('SqliteStore: opening a database', () => {
 
   it('creates its folder owner-only (0700) and its files owner-only (0600)', async () => {
     const path = join(dir, 'nested', 'deeper', 'keys.db');
-    const w = createWorld({ path });
+    const w = await createWorld({ path });
     try {
       (await w.gate.admit(credential(w.tenant.adminSecret))).release();
       expect(mode(join(dir, 'nested'))).toBe(0o700);
@@ -101,45 +101,45 @@ describe('SqliteStore: opening a database', () => {
 });
 
 describe('SqliteStore: guarded writes', () => {
-  it('answer false when the change they guard against already happened', () => {
-    const w = createWorld();
+  it('answer false when the change they guard against already happened', async () => {
+    const w = await createWorld();
     try {
       const orgId = w.tenant.org.id;
       const { store } = w;
-      for (const id of ['key_a', 'key_b', 'key_c']) store.insertKey(keyRecord(orgId, id));
-      expect(store.revokeKey('key_a', 10)).toBe(true);
-      expect(store.revokeKey('key_a', 20)).toBe(false);
-      expect(store.getKey(orgId, 'key_a')?.revoked_at).toBe(10);
-      expect(store.revokeKey('key_missing', 10)).toBe(false);
-      expect(store.updateKey('key_a', { name: 'late', at: 30 })).toBe(false);
-      expect(store.updateKey('key_b', { name: 'renamed', at: 30 })).toBe(true);
-      expect(store.getKey(orgId, 'key_b')).toMatchObject({ name: 'renamed', enabled: true, updated_at: 30 });
+      for (const id of ['key_a', 'key_b', 'key_c']) await store.insertKey(keyRecord(orgId, id));
+      expect((await store.revokeKey('key_a', 10))).toBe(true);
+      expect((await store.revokeKey('key_a', 20))).toBe(false);
+      expect((await store.getKey(orgId, 'key_a'))?.revoked_at).toBe(10);
+      expect((await store.revokeKey('key_missing', 10))).toBe(false);
+      expect((await store.updateKey('key_a', { name: 'late', at: 30 }))).toBe(false);
+      expect((await store.updateKey('key_b', { name: 'renamed', at: 30 }))).toBe(true);
+      expect((await store.getKey(orgId, 'key_b'))).toMatchObject({ name: 'renamed', enabled: true, updated_at: 30 });
       const rotation = { rotated_to: 'key_c', expires_at: 100, revoked_at: null, at: 40 };
-      expect(store.rotateKey('key_a', rotation)).toBe(false); // revoked
-      expect(store.rotateKey('key_b', rotation)).toBe(true);
-      expect(store.rotateKey('key_b', { ...rotation, rotated_to: 'key_a' })).toBe(false); // rotated already
-      expect(store.getKey(orgId, 'key_b')).toMatchObject({ rotated_to: 'key_c', expires_at: 100 });
+      expect((await store.rotateKey('key_a', rotation))).toBe(false); // revoked
+      expect((await store.rotateKey('key_b', rotation))).toBe(true);
+      expect((await store.rotateKey('key_b', { ...rotation, rotated_to: 'key_a' }))).toBe(false); // rotated already
+      expect((await store.getKey(orgId, 'key_b'))).toMatchObject({ rotated_to: 'key_c', expires_at: 100 });
     } finally {
       w.store.close();
     }
   });
 
-  it('enforce foreign keys', () => {
-    const w = createWorld();
+  it('enforce foreign keys', async () => {
+    const w = await createWorld();
     try {
-      expect(() => w.store.insertKey(keyRecord('org_nobody', 'key_orphan'))).toThrow(/FOREIGN KEY/);
-      expect(w.store.getKey('org_nobody', 'key_orphan')).toBeUndefined();
+      await expect(w.store.insertKey(keyRecord('org_nobody', 'key_orphan'))).rejects.toThrow(/FOREIGN KEY/);
+      expect((await w.store.getKey('org_nobody', 'key_orphan'))).toBeUndefined();
     } finally {
       w.store.close();
     }
   });
 
-  it('keeps an organization’s keys out of another organization’s reads', () => {
-    const w = createWorld();
+  it('keeps an organization’s keys out of another organization’s reads', async () => {
+    const w = await createWorld();
     try {
-      const other = w.addTenant({ name: 'Other' });
-      expect(w.store.getKey(other.org.id, w.tenant.adminId)).toBeUndefined();
-      expect(w.store.listKeys(other.org.id, { limit: 10, includeRevoked: true }).map((k) => k.id)).toEqual([other.adminId]);
+      const other = await w.addTenant({ name: 'Other' });
+      expect((await w.store.getKey(other.org.id, w.tenant.adminId))).toBeUndefined();
+      expect((await w.store.listKeys(other.org.id, { limit: 10, includeRevoked: true })).map((k) => k.id)).toEqual([other.adminId]);
     } finally {
       w.store.close();
     }
@@ -149,7 +149,7 @@ describe('SqliteStore: guarded writes', () => {
 describe('SqliteStore: the write-ahead log', () => {
   it('stays bounded while tens of thousands of requests are charged', async () => {
     const path = join(dir, 'busy.db');
-    const w = createWorld({ path, plan: 'enterprise', requests_per_hour: 1_000_000, max_concurrency: 1_000 });
+    const w = await createWorld({ path, plan: 'enterprise', requests_per_hour: 1_000_000, max_concurrency: 1_000 });
     try {
       const token = w.tenant.adminSecret;
       const requests = 30_000;

@@ -2,7 +2,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
-import type { KeyLookup, KeyStore, ListOptions, SigningKeyRecord } from '../core/store.js';
+import { BoundedCache } from '../core/bounded-cache.js';
+import type { BatchDecision, KeyLookup, KeyRef, KeyStore, ListOptions, SigningKeyRecord, StoreOps } from '../core/store.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
 const MIGRATIONS: readonly string[] = [
@@ -146,17 +147,11 @@ function lookupRow(v: LookupValues | undefined): LookupRow | undefined {
 }
 
 /** permissions and allowed_ips come back as the same few JSON strings on every request: parse each once. */
-const parsedLists = new Map<string, readonly string[]>();
+const parsedLists = new BoundedCache<string, readonly string[]>(1_000);
 
 function parseList(json: string): string[] {
-  let list = parsedLists.get(json);
-  if (list === undefined) {
-    list = JSON.parse(json) as string[];
-    if (parsedLists.size >= 1_000) parsedLists.clear();
-    parsedLists.set(json, list);
-  }
   // Each record owns its arrays, so no caller can change another's through the cache.
-  return list.slice();
+  return parsedLists.getOrSet(json, () => JSON.parse(json) as string[]).slice();
 }
 
 function toKey(row: KeyRow): KeyRecord {
@@ -263,108 +258,95 @@ function configure(db: Database.Database): void {
   }
 }
 
-export class SqliteStore implements KeyStore {
-  readonly db: Database.Database;
-  private readonly statements;
-  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertOrg: db.prepare(
+      'INSERT INTO organizations (id, name, plan, requests_per_hour, max_concurrency, created_at) VALUES (@id, @name, @plan, @requests_per_hour, @max_concurrency, @created_at)',
+    ),
+    getOrg: db.prepare('SELECT * FROM organizations WHERE id = ?'),
+    anyOrg: db.prepare('SELECT EXISTS (SELECT 1 FROM organizations)').pluck(),
+    lookup: db.prepare(`${LOOKUP_SELECT} WHERE k.hash = ?`).raw(true),
+    lookupById: db.prepare(`${LOOKUP_SELECT} WHERE k.id = ?`).raw(true),
+    getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id WHERE k.org_id = ? AND k.id = ?`),
+    listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
+      WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    // A page without last_used_at, which every charge rewrites: what the page cache holds.
+    listPage: db.prepare(`SELECT ${KEY_COLUMNS.replace('u.last_used_at', 'NULL AS last_used_at')} FROM keys k
+      WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    lastUsed: db.prepare('SELECT key_id, last_used_at FROM usage WHERE key_id IN (SELECT value FROM json_each(?))').raw(true),
+    keyChanges: db.prepare('SELECT n FROM key_changes WHERE id = 1').pluck(),
+    insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
+        revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
+      VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
+        @revoked_at, @rate_limit_max, @rate_limit_window_ms, @created_at, @updated_at, @created_by, @rotated_from, @rotated_to)`),
+    revokeKey: db.prepare('UPDATE keys SET revoked_at = @at, updated_at = @at WHERE id = @id AND revoked_at IS NULL'),
+    rotateKey: db.prepare(`UPDATE keys SET rotated_to = @rotated_to, expires_at = @expires_at, revoked_at = @revoked_at, updated_at = @at
+      WHERE id = @id AND revoked_at IS NULL AND rotated_to IS NULL`),
+    updateKey: db.prepare(`UPDATE keys SET name = coalesce(@name, name), enabled = coalesce(@enabled, enabled), updated_at = @at
+      WHERE id = @id AND revoked_at IS NULL`),
+    saveUsage: db.prepare(`INSERT INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at)
+      VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key_id) DO UPDATE SET hour_window = excluded.hour_window, hour_count = excluded.hour_count,
+        own_window = excluded.own_window, own_count = excluded.own_count, last_used_at = excluded.last_used_at`),
+    appendAudit: db.prepare(
+      'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at)',
+    ),
+    listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
+    insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
+    retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
+    pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
+  };
+}
+
+/**
+ * The statements, run synchronously (better-sqlite3 is synchronous): what a transaction's handle and
+ * the store's own methods both call. Each answers a settled promise, so the async interface costs a
+ * promise per call and nothing else.
+ */
+class SqliteOps implements StoreOps {
   /** Key pages read outside transactions, with the count of key changes they were read at. */
-  private readonly pages = new Map<string, { changes: number; page: KeyRecord[] }>();
+  private readonly pages = new BoundedCache<string, { changes: number; page: KeyRecord[] }>(256);
 
-  constructor(path: string) {
-    if (path !== ':memory:') prepareFile(path);
-    this.db = openDatabase(path);
-    const db = this.db;
-    this.statements = {
-      insertOrg: db.prepare(
-        'INSERT INTO organizations (id, name, plan, requests_per_hour, max_concurrency, created_at) VALUES (@id, @name, @plan, @requests_per_hour, @max_concurrency, @created_at)',
-      ),
-      getOrg: db.prepare('SELECT * FROM organizations WHERE id = ?'),
-      lookup: db.prepare(`${LOOKUP_SELECT} WHERE k.hash = ?`).raw(true),
-      lookupById: db.prepare(`${LOOKUP_SELECT} WHERE k.id = ?`).raw(true),
-      getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id WHERE k.org_id = ? AND k.id = ?`),
-      listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
-        WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
-        ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
-      // A page without last_used_at, which every charge rewrites: what the page cache holds.
-      listPage: db.prepare(`SELECT ${KEY_COLUMNS.replace('u.last_used_at', 'NULL AS last_used_at')} FROM keys k
-        WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
-        ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
-      lastUsed: db.prepare('SELECT key_id, last_used_at FROM usage WHERE key_id IN (SELECT value FROM json_each(?))').raw(true),
-      keyChanges: db.prepare('SELECT n FROM key_changes WHERE id = 1').pluck(),
-      insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
-          revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
-        VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
-          @revoked_at, @rate_limit_max, @rate_limit_window_ms, @created_at, @updated_at, @created_by, @rotated_from, @rotated_to)`),
-      revokeKey: db.prepare('UPDATE keys SET revoked_at = @at, updated_at = @at WHERE id = @id AND revoked_at IS NULL'),
-      rotateKey: db.prepare(`UPDATE keys SET rotated_to = @rotated_to, expires_at = @expires_at, revoked_at = @revoked_at, updated_at = @at
-        WHERE id = @id AND revoked_at IS NULL AND rotated_to IS NULL`),
-      updateKey: db.prepare(`UPDATE keys SET name = coalesce(@name, name), enabled = coalesce(@enabled, enabled), updated_at = @at
-        WHERE id = @id AND revoked_at IS NULL`),
-      saveUsage: db.prepare(`INSERT INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at)
-        VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (key_id) DO UPDATE SET hour_window = excluded.hour_window, hour_count = excluded.hour_count,
-          own_window = excluded.own_window, own_count = excluded.own_count, last_used_at = excluded.last_used_at`),
-      appendAudit: db.prepare(
-        'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at)',
-      ),
-      listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
-      insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
-      retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
-      pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
-    };
-    const columns = this.statements.lookup.columns().map((c) => c.name);
-    if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
-    this.runInTransaction = db.transaction((fn: () => unknown) => fn());
-  }
+  constructor(
+    readonly db: Database.Database,
+    readonly statements: Statements,
+  ) {}
 
-  transaction<T>(fn: () => T): T {
-    // Nested calls run inside the outer transaction (better-sqlite3 uses a savepoint there).
-    return this.runInTransaction.immediate(fn) as T;
-  }
-
-  insertOrganization(org: Organization): void {
+  async insertOrganization(org: Organization): Promise<void> {
     this.statements.insertOrg.run(org);
   }
 
-  getOrganization(id: string): Organization | undefined {
+  async getOrganization(id: string): Promise<Organization | undefined> {
     return this.statements.getOrg.get(id) as Organization | undefined;
   }
 
-  /** How many organizations exist: `serve` bootstraps one on an empty database. */
-  organizationCount(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM organizations').get() as { n: number }).n;
+  async hasOrganizations(): Promise<boolean> {
+    return this.statements.anyOrg.get() === 1;
   }
 
-  findByHash(hash: string): KeyLookup | undefined {
-    return toLookup(lookupRow(this.statements.lookup.get(hash) as LookupValues | undefined));
+  async findByHash(hash: string): Promise<KeyLookup | undefined> {
+    return this.lookup({ hash });
   }
 
-  findById(id: string): KeyLookup | undefined {
-    return toLookup(lookupRow(this.statements.lookupById.get(id) as LookupValues | undefined));
+  async findById(id: string): Promise<KeyLookup | undefined> {
+    return this.lookup({ id });
   }
 
-  listSigningKeys(): SigningKeyRecord[] {
-    return this.statements.listSigningKeys.all() as SigningKeyRecord[];
+  lookup(ref: KeyRef): KeyLookup | undefined {
+    const row = 'hash' in ref ? this.statements.lookup.get(ref.hash) : this.statements.lookupById.get(ref.id);
+    return toLookup(lookupRow(row as LookupValues | undefined));
   }
 
-  insertSigningKey(key: SigningKeyRecord): void {
-    this.statements.insertSigningKey.run(key);
-  }
-
-  retireSigningKey(kid: string, at: number): boolean {
-    return this.statements.retireSigningKey.run({ kid, at }).changes === 1;
-  }
-
-  pruneSigningKeys(before: number): number {
-    return this.statements.pruneSigningKeys.run(before).changes;
-  }
-
-  getKey(orgId: string, id: string): KeyRecord | undefined {
+  async getKey(orgId: string, id: string): Promise<KeyRecord | undefined> {
     const row = this.statements.getKey.get(orgId, id) as KeyRow | undefined;
     return row && toKey(row);
   }
 
-  listKeys(orgId: string, { after, limit, includeRevoked }: ListOptions): KeyRecord[] {
+  async listKeys(orgId: string, { after, limit, includeRevoked }: ListOptions): Promise<KeyRecord[]> {
     const params = { org: orgId, all: includeRevoked ? 1 : 0, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
     // Inside a transaction the page may hold uncommitted rows: never cache those.
     if (this.db.inTransaction) return (this.statements.listKeys.all(params) as KeyRow[]).map(toKey);
@@ -390,13 +372,10 @@ export class SqliteStore implements KeyStore {
     const cacheKey = `${params.org}|${params.all}|${params.created_at}|${params.id}|${params.limit}`;
     const hit = this.pages.get(cacheKey);
     if (hit !== undefined && hit.changes === changes) return hit.page;
-    const page = (this.statements.listPage.all(params) as KeyRow[]).map(toKey);
-    if (this.pages.size >= 256) this.pages.clear();
-    this.pages.set(cacheKey, { changes, page });
-    return page;
+    return this.pages.set(cacheKey, { changes, page: (this.statements.listPage.all(params) as KeyRow[]).map(toKey) }).page;
   }
 
-  insertKey(key: KeyRecord): void {
+  async insertKey(key: KeyRecord): Promise<void> {
     this.statements.insertKey.run({
       ...key,
       permissions: JSON.stringify(key.permissions),
@@ -407,15 +386,15 @@ export class SqliteStore implements KeyStore {
     });
   }
 
-  revokeKey(id: string, at: number): boolean {
+  async revokeKey(id: string, at: number): Promise<boolean> {
     return this.statements.revokeKey.run({ id, at }).changes === 1;
   }
 
-  rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): boolean {
+  async rotateKey(id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): Promise<boolean> {
     return this.statements.rotateKey.run({ id, ...change }).changes === 1;
   }
 
-  updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): boolean {
+  async updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): Promise<boolean> {
     const enabled = change.enabled === undefined ? null : change.enabled ? 1 : 0;
     return this.statements.updateKey.run({ id, name: change.name ?? null, enabled, at: change.at }).changes === 1;
   }
@@ -424,11 +403,126 @@ export class SqliteStore implements KeyStore {
     this.statements.saveUsage.run(keyId, usage.hour_window, usage.hour_count, usage.own_window, usage.own_count, usedAt);
   }
 
-  appendAudit(event: AuditEvent): void {
+  async appendAudit(event: AuditEvent): Promise<void> {
     this.statements.appendAudit.run({ ...event, details: JSON.stringify(event.details) });
   }
 
-  close(): void {
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return this.statements.listSigningKeys.all() as SigningKeyRecord[];
+  }
+
+  async insertSigningKey(key: SigningKeyRecord): Promise<void> {
+    this.statements.insertSigningKey.run(key);
+  }
+
+  async retireSigningKey(kid: string, at: number): Promise<boolean> {
+    return this.statements.retireSigningKey.run({ kid, at }).changes === 1;
+  }
+
+  async pruneSigningKeys(before: number): Promise<number> {
+    return this.statements.pruneSigningKeys.run(before).changes;
+  }
+}
+
+const OPS_METHODS = [
+  'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
+  'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'pruneSigningKeys',
+] as const satisfies ReadonlyArray<keyof StoreOps>;
+
+/**
+ * The store on one SQLite file (or `:memory:`), shared by every process that opens it (WAL).
+ *
+ * One connection serves the whole process, so an open transaction would see, and swallow, any other
+ * statement run on it meanwhile: while one is open (it may span several turns of the event loop),
+ * every other call waits for it to end. With none open, a call runs at once.
+ */
+export class SqliteStore implements KeyStore {
+  /** The connection, for this store's own tests (raw SQL checks); nothing outside src/store and its tests uses it. */
+  readonly db: Database.Database;
+  private readonly ops: SqliteOps;
+  /** Settles when the open transaction ends; undefined when none is open. */
+  private open: Promise<unknown> | undefined;
+
+  declare insertOrganization: StoreOps['insertOrganization'];
+  declare getOrganization: StoreOps['getOrganization'];
+  declare hasOrganizations: StoreOps['hasOrganizations'];
+  declare findByHash: StoreOps['findByHash'];
+  declare findById: StoreOps['findById'];
+  declare getKey: StoreOps['getKey'];
+  declare listKeys: StoreOps['listKeys'];
+  declare insertKey: StoreOps['insertKey'];
+  declare revokeKey: StoreOps['revokeKey'];
+  declare rotateKey: StoreOps['rotateKey'];
+  declare updateKey: StoreOps['updateKey'];
+  declare appendAudit: StoreOps['appendAudit'];
+  declare listSigningKeys: StoreOps['listSigningKeys'];
+  declare insertSigningKey: StoreOps['insertSigningKey'];
+  declare retireSigningKey: StoreOps['retireSigningKey'];
+  declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
+
+  constructor(path: string) {
+    if (path !== ':memory:') prepareFile(path);
+    this.db = openDatabase(path);
+    const statements = prepareStatements(this.db);
+    const columns = statements.lookup.columns().map((c) => c.name);
+    if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
+    this.ops = new SqliteOps(this.db, statements);
+    for (const name of OPS_METHODS) {
+      const method = this.ops[name] as (...args: unknown[]) => Promise<unknown>;
+      (this as Record<string, unknown>)[name] = (...args: unknown[]) => this.whenFree(() => method.apply(this.ops, args));
+    }
+  }
+
+  /** Runs fn now if no transaction is open, else once the open one (and any started after it) has ended. */
+  private whenFree<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.open === undefined) return fn();
+    return this.open.then(
+      () => this.whenFree(fn),
+      () => this.whenFree(fn),
+    );
+  }
+
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    return this.whenFree(async () => {
+      const db = this.db;
+      db.exec('BEGIN IMMEDIATE');
+      const run = (async () => {
+        try {
+          const result = await fn(this.ops);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      })();
+      this.open = run;
+      try {
+        return await run;
+      } finally {
+        if (this.open === run) this.open = undefined;
+      }
+    });
+  }
+
+  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]> {
+    return this.whenFree(async () => {
+      const run = this.db.transaction(() => {
+        const seen = new Map<string, KeyLookup | undefined>();
+        const found = refs.map((ref) => {
+          const cacheKey = 'hash' in ref ? `h:${ref.hash}` : `i:${ref.id}`;
+          if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
+          return seen.get(cacheKey);
+        });
+        const { results, usage } = decide(found);
+        for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, at);
+        return results;
+      });
+      return run.immediate();
+    });
+  }
+
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }

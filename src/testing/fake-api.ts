@@ -1,5 +1,5 @@
 import type { KeyApi } from '../core/api.js';
-import type { CreatedKey, KeyList, KeyView, RotatedKey, Whoami } from '../core/schemas.js';
+import type { OperationName, OperationResult } from '../core/operations/index.js';
 
 /**
  * A KeyApi whose every call runs `answer`: the MCP tests use it to script what the service does
@@ -13,32 +13,11 @@ export class FakeKeyApi implements KeyApi {
     private readonly granted: readonly string[] | undefined = undefined,
   ) {}
 
-  private run<T>(method: string, input: unknown): Promise<T> {
-    this.calls.push({ method, input });
-    return this.answer(method, input) as Promise<T>;
+  call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
+    this.calls.push({ method: name, input });
+    return this.answer(name, input) as Promise<OperationResult<N>>;
   }
 
-  listKeys(input: unknown): Promise<KeyList> {
-    return this.run('listKeys', input);
-  }
-  getKey(input: unknown): Promise<KeyView> {
-    return this.run('getKey', input);
-  }
-  generateKey(input: unknown): Promise<CreatedKey> {
-    return this.run('generateKey', input);
-  }
-  revokeKey(input: unknown): Promise<KeyView> {
-    return this.run('revokeKey', input);
-  }
-  rotateKey(input: unknown): Promise<RotatedKey> {
-    return this.run('rotateKey', input);
-  }
-  updateKey(input: unknown): Promise<KeyView> {
-    return this.run('updateKey', input);
-  }
-  whoami(): Promise<Whoami> {
-    return this.run('whoami', undefined);
-  }
   async permissions(): Promise<readonly string[] | undefined> {
     return this.granted;
   }

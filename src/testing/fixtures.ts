@@ -41,7 +41,7 @@ export interface World {
   service: KeyService;
   /** The first organization and its admin key. */
   tenant: Tenant;
-  addTenant(setup?: OrgSetup): Tenant;
+  addTenant(setup?: OrgSetup): Promise<Tenant>;
   /** The caller a token authenticates as, charging nothing. */
   callerOf(token: string): Promise<Caller>;
   /** Row count of a table. */
@@ -52,13 +52,13 @@ export function credential(token: string | undefined, extra: Partial<Credential>
   return { token, ip: LOCAL_IP, ...extra };
 }
 
-export function createWorld(setup: OrgSetup & { path?: string; clock?: ManualClock } = {}): World {
+export async function createWorld(setup: OrgSetup & { path?: string; clock?: ManualClock } = {}): Promise<World> {
   const store = new SqliteStore(setup.path ?? ':memory:');
   const clock = setup.clock ?? new ManualClock();
   const gate = new Gate(store, clock.read);
   const service = new KeyService(store, clock.read);
-  const addTenant = (org: OrgSetup = {}): Tenant => {
-    const created = service.createOrganization({
+  const addTenant = async (org: OrgSetup = {}): Promise<Tenant> => {
+    const created = await service.createOrganization({
       name: org.name ?? 'Acme',
       plan: org.plan ?? 'free',
       requests_per_hour: org.requests_per_hour,
@@ -71,7 +71,7 @@ export function createWorld(setup: OrgSetup & { path?: string; clock?: ManualClo
     clock,
     gate,
     service,
-    tenant: addTenant(setup),
+    tenant: await addTenant(setup),
     addTenant,
     callerOf: (token) => gate.peek(credential(token)),
     count: (table) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
@@ -106,13 +106,13 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<DisperslEr
 }
 
 /** createWorld for a test file: every world made during a test is closed after it. */
-export function worldsClosedAfterEach(): (...args: Parameters<typeof createWorld>) => World {
+export function worldsClosedAfterEach(): (...args: Parameters<typeof createWorld>) => Promise<World> {
   const made: World[] = [];
-  afterEach(() => {
-    for (const w of made.splice(0)) w.store.close();
+  afterEach(async () => {
+    for (const w of made.splice(0)) await w.store.close();
   });
-  return (...args) => {
-    const w = createWorld(...args);
+  return async (...args) => {
+    const w = await createWorld(...args);
     made.push(w);
     return w;
   };

@@ -65,8 +65,8 @@ export async function answerOf(response: Response): Promise<Answer> {
   return { status: response.status, headers: response.headers, text, json: jsonOf(text) };
 }
 
-export function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> = {}): AppWorld {
-  const world = createWorld(setup);
+export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> = {}): Promise<AppWorld> {
+  const world = await createWorld(setup);
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('debug', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
   const dispatcher = new McpDispatcher({ version: '0.0.0-test', logger, runner: async () => createToolRunner({ logger }) });
@@ -104,6 +104,6 @@ export function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' |
 /** A key of the world's first organization, made through the service, with the given fields. */
 export async function makeKey(world: World, fields: Record<string, unknown> = {}, adminSecret = world.tenant.adminSecret): Promise<{ id: string; secret: string }> {
   // A peeked caller is enough for the service, and charges the admin key nothing.
-  const { key, secret } = world.service.generate(await world.callerOf(adminSecret), { name: 'test key', ...fields });
+  const { key, secret } = await world.service.execute('generateKey', await world.callerOf(adminSecret), { name: 'test key', ...fields });
   return { id: key.id, secret };
 }

@@ -106,7 +106,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
     type: 'ORGANIZATION_FORBIDDEN',
     free: true,
     applies: always,
-    arrange: async (w) => ({ scheme: 'x-api-key', token: w.tenant.adminSecret, headers: { 'x-organization-id': w.addTenant({ name: 'Other' }).org.id } }),
+    arrange: async (w) => ({ scheme: 'x-api-key', token: w.tenant.adminSecret, headers: { 'x-organization-id': (await w.addTenant({ name: 'Other' })).org.id } }),
   },
   {
     name: 'a key used from outside its IP allowlist',
@@ -121,7 +121,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
     status: 403,
     type: 'INSUFFICIENT_PERMISSIONS',
     free: false,
-    applies: (route) => route.permission !== undefined,
+    applies: (route) => typeof route.permission === 'string',
     arrange: async (w) => ({ scheme: 'bearer', token: (await makeKey(w, { permissions: ['nodes.read.own'] })).secret }),
   },
   {
@@ -131,7 +131,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
     free: false,
     applies: namesKey,
     arrange: async (w) => {
-      const other = w.addTenant({ name: 'Other' });
+      const other = await w.addTenant({ name: 'Other' });
       return { scheme: 'bearer', token: w.tenant.adminSecret, id: (await makeKey(w, {}, other.adminSecret)).id };
     },
   },

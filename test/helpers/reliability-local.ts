@@ -22,8 +22,8 @@ export interface LocalWorld {
   /** A dispatcher wired exactly as the stdio server wires it (real tool runner, real LocalKeyApi). */
   dispatcher: McpDispatcher;
   apiFor(token: string | undefined, ip?: string): LocalKeyApi;
-  createOrg(plan?: Plan, limits?: { requests_per_hour?: number; max_concurrency?: number }): { orgId: string; keyId: string; secret: string };
-  close(): void;
+  createOrg(plan?: Plan, limits?: { requests_per_hour?: number; max_concurrency?: number }): Promise<{ orgId: string; keyId: string; secret: string }>;
+  close(): Promise<void>;
 }
 
 /** The service as one process runs it, on a real SQLite file. */
@@ -41,8 +41,8 @@ export function openWorld(dbPath: string): LocalWorld {
     logLines: lines,
     dispatcher,
     apiFor: (token, ip = LOCAL_IP) => new LocalKeyApi(gate, service, { token, ip }),
-    createOrg: (plan = 'enterprise', limits = {}) => {
-      const created = service.createOrganization({ name: 'Reliability', plan, ...limits });
+    createOrg: async (plan = 'enterprise', limits = {}) => {
+      const created = await service.createOrganization({ name: 'Reliability', plan, ...limits });
       return { orgId: created.organization.id, keyId: created.key.id, secret: created.secret };
     },
     close: () => store.close(),

@@ -84,7 +84,7 @@ const cases: BadCase[] = [
   },
 ];
 
-afterAll(() => tmp.cleanup());
+afterAll(async () => tmp.cleanup());
 
 /** A fresh folder inside the test's temp folder. */
 function folder(name: string): string {
@@ -137,7 +137,7 @@ describe('init in a bad environment', () => {
 
 describe('the stdio server in a bad environment', () => {
   const stdioCases = cases.map((c) => ({ ...c, db: '' }));
-  beforeAll(() => {
+  beforeAll(async () => {
     stdioCases.forEach((c, i) => (c.db = c.setup(folder(`stdio-${i}`))));
   });
 
@@ -189,7 +189,7 @@ describe('serve on a port already in use', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     port = (blocker.address() as AddressInfo).port;
   });
-  afterAll(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  afterAll(async () => new Promise<void>((resolve) => blocker.close(() => resolve())));
 
   it('exits 1 with one line and leaves an existing database as it was', async () => {
     const db = join(folder('port-existing'), 'dispersl.db');

@@ -90,7 +90,7 @@ function nextWrite(pool: string[], n: number): Write {
 
 describe('crash safety', () => {
   const tmp = tempDir('crash');
-  afterAll(() => tmp.cleanup());
+  afterAll(async () => tmp.cleanup());
 
   describe('SIGKILL of serve during a loopback write load', () => {
     const db = tmp.db('serve.db');

@@ -108,7 +108,7 @@ describe('many processes charging one key on one database', () => {
 
 describe('two servers starting together on a fresh database', () => {
   const tmp = tempDir('twostart');
-  afterAll(() => tmp.cleanup());
+  afterAll(async () => tmp.cleanup());
 
   it('create one organization, and exactly one of them shows its key', async () => {
     const env = cliEnv(tmp.dir, { DISPERSL_DB: tmp.db() });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isErrorType } from '../../src/core/errors.js';
 import { JSONRPC } from '../../src/mcp/protocol.js';
-import { TOOLS } from '../../src/mcp/tools/index.js';
+import { TOOLS } from '../../src/mcp/tool.js';
 import { anyJson, hostile, toolCall } from '../helpers/reliability-arbitraries.js';
 import { invariantViolations, tempDir } from '../helpers/reliability-db.js';
 import { ServeProcess, cliEnv, initDb, rest } from '../helpers/reliability-proc.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisperslError, isErrorType, statusOf } from '../../src/core/errors.js';
 import { JSONRPC } from '../../src/mcp/protocol.js';
-import { TOOLS } from '../../src/mcp/tools/index.js';
+import { TOOLS } from '../../src/mcp/tool.js';
 import { type ToolCallCase, anyJson, hostile, toolCall } from '../helpers/reliability-arbitraries.js';
 import { auditText, databaseBytes, invariantViolations, tempDir } from '../helpers/reliability-db.js';
 import { type LocalWorld, openWorld } from '../helpers/reliability-local.js';
@@ -45,7 +45,7 @@ describe('every MCP tool under generated arguments (stdio dispatcher, real runne
 
   beforeAll(async () => {
     world = openWorld(tmp.db());
-    const admin = world.createOrg('enterprise', { requests_per_hour: 1_000_000_000, max_concurrency: 1_000 });
+    const admin = await world.createOrg('enterprise', { requests_per_hour: 1_000_000_000, max_concurrency: 1_000 });
     ledger.record(admin.secret, 'createOrganization');
     const adminSlot: CallerSlot = { label: 'admin', token: admin.secret, keyId: admin.keyId, permissions: ['admin'] };
     const make = async (args: Record<string, unknown>, label: string): Promise<CallerSlot> => {
@@ -67,12 +67,12 @@ describe('every MCP tool under generated arguments (stdio dispatcher, real runne
       known.push(slot.keyId!);
     }
     // Another organization's keys: every call naming them must answer exactly as for an unknown id.
-    const other = world.createOrg('free');
+    const other = await world.createOrg('free');
     ledger.record(other.secret, 'createOrganization (other org)');
     foreignIds = [other.keyId];
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     world.close();
     tmp.cleanup();
   });
@@ -167,11 +167,11 @@ describe('every MCP tool under generated arguments (stdio dispatcher, real runne
   it('call the service directly with any value, JSON or not, and get a value or a typed error', async () => {
     const admission = await world.gate.admit({ token: callers[0]!.token, ip: '127.0.0.1' });
     admission.release();
-    const methods = ['list', 'get', 'generate', 'revoke', 'rotate', 'update'] as const;
-    fc.assert(
-      fc.property(fc.constantFrom(...methods), fc.oneof(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true }), fc.record({ id: fc.anything(), name: fc.anything(), permissions: fc.anything() }, { requiredKeys: [] })), (method, input) => {
+    const methods = ['listKeys', 'getKey', 'generateKey', 'revokeKey', 'rotateKey', 'updateKey'] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...methods), fc.oneof(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true }), fc.record({ id: fc.anything(), name: fc.anything(), permissions: fc.anything() }, { requiredKeys: [] })), async (method, input) => {
         try {
-          world.service[method](admission.caller, input);
+          await world.service.execute(method, admission.caller, input);
         } catch (err) {
           expect(err).toBeInstanceOf(DisperslError);
           expect((err as DisperslError).type).not.toBe('INTERNAL_ERROR');

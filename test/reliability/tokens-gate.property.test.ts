@@ -133,11 +133,11 @@ describe('the gate under generated credentials (real SQLite file)', () => {
   let keyId: string;
   const hourCount = () => query<{ hour_count: number }>(tmp.db(), 'SELECT hour_count FROM usage WHERE key_id = ?', keyId)[0]?.hour_count ?? 0;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     world = openWorld(tmp.db());
-    ({ secret, keyId } = world.createOrg('enterprise', { requests_per_hour: 1_000_000, max_concurrency: 1_000 }));
+    ({ secret, keyId } = await world.createOrg('enterprise', { requests_per_hour: 1_000_000, max_concurrency: 1_000 }));
   });
-  afterAll(() => {
+  afterAll(async () => {
     world.close();
     tmp.cleanup();
   });

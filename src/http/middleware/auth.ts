@@ -3,7 +3,7 @@ import type { Clock, Gate } from '../../core/auth.js';
 import { asDisperslError } from '../../core/errors.js';
 import { credentialOf, startOf } from '../credential.js';
 import { type AppEnv, outgoingOf } from '../env.js';
-import { rateLimitHeaders } from '../ratelimit.js';
+import { setRateLimitHeaders } from '../ratelimit.js';
 
 export interface AuthOptions {
   gate: Gate;
@@ -28,14 +28,14 @@ export const authenticate = ({ gate, clock = Date.now }: AuthOptions): Middlewar
       if (error.status === 429) {
         // A 429 costs nothing, so the window can be read for its headers without charging anything.
         const caller = await gate.peek(credential).catch(() => undefined);
-        if (caller) for (const [name, value] of Object.entries(rateLimitHeaders(caller.window, clock()))) c.header(name, value);
+        setRateLimitHeaders(c, caller?.window, clock());
       }
       throw error;
     }
     const { caller, release } = admission;
     c.set('caller', caller);
     c.set('keyStart', caller.key.start);
-    for (const [name, value] of Object.entries(rateLimitHeaders(caller.window, clock()))) c.header(name, value);
+    setRateLimitHeaders(c, caller.window, clock());
     const outgoing = outgoingOf(c);
     if (outgoing === undefined) {
       try {

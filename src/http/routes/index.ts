@@ -1,25 +1,22 @@
 import type { Route } from '../route.js';
-import { createKeyRoute } from './api-keys.create.js';
 import { healthzRoute } from './healthz.get.js';
-import { getKeyRoute } from './keys.get.js';
-import { listKeysRoute } from './keys.list.js';
-import { newKeyRoute } from './keys.new.js';
-import { revokeKeyRoute } from './keys.revoke.js';
-import { rotateKeyRoute } from './keys.rotate.js';
-import { updateKeyRoute } from './keys.update.js';
-import { meRoute } from './me.get.js';
+import { oauthAuthorizeRoute } from './oauth.authorize.js';
+import { oauthTokenRoute } from './oauth.token.js';
 import { openapiRoute } from './openapi.get.js';
+import { OPERATION_ROUTES } from './operations.js';
+import { authorizationServerRoute } from './well-known.authorization-server.js';
+import { protectedResourceRoutes } from './well-known.protected-resource.js';
 
-/** Every REST route. /v1/keys/new comes before /v1/keys/:id, which would match it too. */
+/** Static paths before parameterized ones: GET /v1/keys/new is registered before /v1/keys/:id, which would match it too. */
+const staticFirst = (a: Route, b: Route) => Number(a.path.includes(':')) - Number(b.path.includes(':'));
+
+/** Every HTTP route but the MCP endpoints. */
 export const ROUTES: readonly Route[] = [
-  listKeysRoute,
-  newKeyRoute,
-  createKeyRoute,
-  getKeyRoute,
-  updateKeyRoute,
-  revokeKeyRoute,
-  rotateKeyRoute,
-  meRoute,
+  ...[...OPERATION_ROUTES].sort(staticFirst),
   openapiRoute,
   healthzRoute,
+  oauthTokenRoute,
+  oauthAuthorizeRoute,
+  authorizationServerRoute,
+  ...protectedResourceRoutes,
 ];

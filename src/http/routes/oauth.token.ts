@@ -1,22 +1,36 @@
-import type { Handler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DisperslError } from '../../core/errors.js';
-import { clientCredentials, type ClientCredentialsDeps } from '../../oauth/client-credentials.js';
+import { clientCredentials } from '../../oauth/client-credentials.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { parseTokenRequest } from '../../oauth/token-request.js';
 import { readBody } from '../body.js';
 import { clientIp } from '../credential.js';
-import type { AppEnv } from '../env.js';
+import { defineRoute } from '../route.js';
+import { TokenRequestForm, TokenResponse } from '../schemas.js';
+import { TOKEN_PATH } from '../../oauth/metadata.js';
 
 /** A token request is a few short form fields; anything larger is not one. */
 const TOKEN_BODY_LIMIT = 16 * 1024;
 
 /**
- * POST /oauth/token (RFC 6749 §4.4, seed 004): a key trades itself for a short-lived access token.
+ * POST /oauth/token (RFC 6749 §4.4): a key trades itself for a short-lived access token.
  * Answers and errors are in OAuth's own JSON form, never cached (§5.1).
  */
-export const oauthTokenRoute = (deps: ClientCredentialsDeps): Handler<AppEnv> =>
-  async function oauthToken(c) {
+export const oauthTokenRoute = defineRoute({
+  method: 'POST',
+  path: TOKEN_PATH,
+  operationId: 'oauthToken',
+  summary: 'Get an access token (OAuth 2.0 client credentials)',
+  description:
+    'Trades a key for a short-lived access token (client_id: the key id, client_secret: its token; in the form or as Basic). Errors use OAuth\'s own JSON form (RFC 6749 §5.2). Issuing is free; each call made with the token is charged to its key.',
+  auth: false,
+  body: TokenRequestForm,
+  bodyRequired: true,
+  bodyType: 'form',
+  status: 200,
+  response: TokenResponse,
+  enabled: (deps) => deps.oauth !== undefined,
+  async handle(c, { oauth }) {
     c.header('Cache-Control', 'no-store');
     c.header('Pragma', 'no-cache');
     try {
@@ -27,7 +41,7 @@ export const oauthTokenRoute = (deps: ClientCredentialsDeps): Handler<AppEnv> =>
         authorization: c.req.header('authorization'),
         query: new URL(c.req.url).search.slice(1),
       });
-      return c.json(await clientCredentials(request, clientIp(c), deps), 200);
+      return c.json(await clientCredentials(request, clientIp(c), oauth!), 200);
     } catch (err) {
       let error: OAuthError;
       if (err instanceof OAuthError) error = err;
@@ -37,4 +51,5 @@ export const oauthTokenRoute = (deps: ClientCredentialsDeps): Handler<AppEnv> =>
       if (error.status === 401) c.header('WWW-Authenticate', 'Basic realm="dispersl"');
       return c.json(error.toBody(), error.status as ContentfulStatusCode);
     }
-  };
+  },
+});

@@ -1,11 +1,21 @@
-import type { Handler } from 'hono';
-import { authorizationServerMetadata } from '../../oauth/metadata.js';
-import type { AppEnv } from '../env.js';
+import { AUTHORIZATION_SERVER_PATH, authorizationServerMetadata } from '../../oauth/metadata.js';
+import { defineRoute } from '../route.js';
+import { OAuthMetadata } from '../schemas.js';
 
 /** GET /.well-known/oauth-authorization-server (RFC 8414): the token endpoint and the one grant it offers. */
-export const authorizationServerRoute = ({ baseUrl }: { baseUrl: () => string }): Handler<AppEnv> =>
-  function authorizationServer(c) {
+export const authorizationServerRoute = defineRoute({
+  method: 'GET',
+  path: AUTHORIZATION_SERVER_PATH,
+  operationId: 'authorizationServerMetadata',
+  summary: 'OAuth authorization server metadata (RFC 8414)',
+  description: 'The token endpoint and the one grant this server offers. Public.',
+  auth: false,
+  status: 200,
+  response: OAuthMetadata,
+  enabled: (deps) => deps.oauth !== undefined,
+  handle(c, { oauth }) {
     c.header('Cache-Control', 'public, max-age=300');
     c.header('Access-Control-Allow-Origin', '*');
-    return c.json(authorizationServerMetadata(baseUrl()), 200);
-  };
+    return c.json(authorizationServerMetadata(oauth!.tokens.issuer), 200);
+  },
+});

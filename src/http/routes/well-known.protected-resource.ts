@@ -1,14 +1,26 @@
-import type { Handler } from 'hono';
-import { protectedResourceMetadata } from '../../oauth/metadata.js';
-import type { AppEnv } from '../env.js';
+import { PROTECTED_RESOURCE_PATH, RESOURCE_PATHS, protectedResourceMetadata } from '../../oauth/metadata.js';
+import { type Route, defineRoute } from '../route.js';
+import { OAuthMetadata } from '../schemas.js';
 
 /**
  * GET /.well-known/oauth-protected-resource[/mcp|/v1] (RFC 9728): how to get a token for this server.
  * Public and the same for everyone, so any origin may read it and caches may keep it a while.
  */
-export const protectedResourceRoute = ({ baseUrl, resourcePath }: { baseUrl: () => string; resourcePath: string }): Handler<AppEnv> =>
-  function protectedResource(c) {
-    c.header('Cache-Control', 'public, max-age=300');
-    c.header('Access-Control-Allow-Origin', '*');
-    return c.json(protectedResourceMetadata(baseUrl(), resourcePath), 200);
-  };
+export const protectedResourceRoutes: readonly Route[] = RESOURCE_PATHS.map((resourcePath) =>
+  defineRoute({
+    method: 'GET',
+    path: `${PROTECTED_RESOURCE_PATH}${resourcePath}`,
+    operationId: `protectedResourceMetadata${resourcePath.replace('/', '_')}`,
+    summary: `OAuth protected resource metadata (RFC 9728) of ${resourcePath === '' ? 'this server' : resourcePath}`,
+    description: 'How to get a token for this resource. Public.',
+    auth: false,
+    status: 200,
+    response: OAuthMetadata,
+    enabled: (deps) => deps.oauth !== undefined,
+    handle(c, { oauth }) {
+      c.header('Cache-Control', 'public, max-age=300');
+      c.header('Access-Control-Allow-Origin', '*');
+      return c.json(protectedResourceMetadata(oauth!.tokens.issuer, resourcePath), 200);
+    },
+  }),
+);

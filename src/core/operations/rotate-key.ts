@@ -1,0 +1,31 @@
+import { defineOperation } from '../operation.js';
+import { RotateKeyBody, RotateKeyInput, RotatedKey } from '../schemas.js';
+
+export const rotateKey = defineOperation({
+  input: RotateKeyInput,
+  output: RotatedKey,
+  permission: 'keys:write',
+  write: true,
+  tool: {
+    name: 'rotate_key',
+    title: 'Rotate an API key',
+    description:
+      'Replace an API key with a new one that has the same name, environment, permissions, allowed IPs and rate limit. Returns the new secret ONCE (give it to the user to store) and the old key, which keeps working for grace_period_seconds (default 3600, at most 604800) so deployments can switch over, then answers EXPIRED_API_KEY. grace_period_seconds 0 revokes the old key at once. You may rotate the very key you are using: the new secret is in the answer, so you are never locked out. Needs keys:write.',
+    destructive: true,
+    idempotent: false,
+  },
+  rest: [
+    {
+      method: 'POST',
+      path: '/v1/keys/:id/rotate',
+      operationId: 'rotateKey',
+      summary: 'Rotate an API key',
+      description:
+        'Creates a successor with the same settings and a new secret (shown this once). The old key keeps working for grace_period_seconds (default 3600); 0 revokes it at once. The body is optional.',
+      body: { schema: RotateKeyBody, required: false },
+      status: 200,
+      response: RotatedKey,
+    },
+  ],
+  run: (service, caller, args) => service.rotate(caller, args),
+});
