@@ -62,5 +62,10 @@ export interface KeyStore {
   /** Deletes signing keys retired before `before` (no token they signed can still be valid); answers how many. */
   pruneSigningKeys(before: number): number;
 
+  /** A named server secret, created by the first process that asks (`make`) and then the same for all. */
+  serverSecret(name: string, make: () => string, at: number): string;
+  /** Records a used MCP requestState (forgetting expired ones): true the first time, false for a replay. */
+  useRequestState(nonce: string, expiresAt: number, now: number): boolean;
+
   close(): void;
 }

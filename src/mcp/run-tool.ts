@@ -1,7 +1,7 @@
 import type { KeyApi } from '../core/api.js';
 import { asDisperslError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { ToolResult, ToolRunner } from './protocol.js';
+import { InputRequired, type Round, type ToolResult, type ToolRunner } from './protocol.js';
 import { TOOLS } from './tools/index.js';
 
 export interface RunnerOptions {
@@ -13,11 +13,13 @@ export interface RunnerOptions {
 /** Results carry the JSON twice, as MCP asks: structured, and as text for clients that read only text. */
 export function createToolRunner({ logger, missingKeyHint }: RunnerOptions): ToolRunner {
   const byName = new Map(TOOLS.map((tool) => [tool.name, tool]));
-  return async (name: string, api: KeyApi, args: unknown): Promise<ToolResult> => {
+  return async (name: string, api: KeyApi, args: unknown, round?: Round): Promise<ToolResult | InputRequired> => {
     const tool = byName.get(name)!;
     const started = performance.now();
     try {
-      const result = (await tool.call(api, args)) as Record<string, unknown>;
+      const answer = await tool.call(api, args, round);
+      if (answer instanceof InputRequired) return answer;
+      const result = answer as Record<string, unknown>;
       logger.info('tool call', { tool: name, outcome: 'ok', ms: Math.round(performance.now() - started) });
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (err) {

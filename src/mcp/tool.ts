@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { KeyApi } from '../core/api.js';
+import type { InputRequired, Round } from './protocol.js';
 import type { ToolDescription } from './snapshot.js';
 
 type ToolAnnotations = ToolDescription['annotations'];
@@ -12,7 +13,8 @@ export interface Tool {
   input: z.ZodType;
   output: z.ZodType;
   annotations: ToolAnnotations;
-  call(api: KeyApi, args: unknown): Promise<unknown>;
+  /** `round` holds the answers when a 2026-07-28 client calls again after the tool asked (InputRequired). */
+  call(api: KeyApi, args: unknown, round?: Round): Promise<unknown>;
 }
 
 export function defineTool<I extends z.ZodType, O extends z.ZodType>(tool: {
@@ -22,7 +24,7 @@ export function defineTool<I extends z.ZodType, O extends z.ZodType>(tool: {
   input: I;
   output: O;
   annotations: ToolAnnotations;
-  call(api: KeyApi, args: unknown): Promise<z.output<O>>;
+  call(api: KeyApi, args: unknown, round?: Round): Promise<z.output<O> | InputRequired>;
 }): Tool {
   return tool;
 }

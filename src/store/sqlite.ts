@@ -69,6 +69,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER key_inserted AFTER INSERT ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;
    CREATE TRIGGER key_updated AFTER UPDATE ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;
    CREATE TRIGGER key_deleted AFTER DELETE ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;`,
+  // MCP 2026-07-28 requestState: the secret that seals it, shared by every process, and the states already used.
+  `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE used_request_states (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -357,6 +360,19 @@ export class SqliteStore implements KeyStore {
 
   pruneSigningKeys(before: number): number {
     return this.statements.pruneSigningKeys.run(before).changes;
+  }
+
+  serverSecret(name: string, make: () => string, at: number): string {
+    // The first process to ask creates it; every later one, in any process, reads the same value.
+    this.db.prepare('INSERT OR IGNORE INTO server_secrets (name, secret, created_at) VALUES (?, ?, ?)').run(name, make(), at);
+    return (this.db.prepare('SELECT secret FROM server_secrets WHERE name = ?').get(name) as { secret: string }).secret;
+  }
+
+  useRequestState(nonce: string, expiresAt: number, now: number): boolean {
+    return this.transaction(() => {
+      this.db.prepare('DELETE FROM used_request_states WHERE expires_at <= ?').run(now);
+      return this.db.prepare('INSERT OR IGNORE INTO used_request_states (nonce, expires_at) VALUES (?, ?)').run(nonce, expiresAt).changes === 1;
+    });
   }
 
   getKey(orgId: string, id: string): KeyRecord | undefined {
