@@ -99,7 +99,6 @@ export class ModernDispatcher {
 
   private async callTool(params: Record<string, unknown>, envelope: Envelope, context: McpContext): Promise<Record<string, unknown>> {
     const { name, arguments: args, requestState, inputResponses } = params;
-    if (requestState !== undefined && typeof requestState !== 'string') throw new RpcError(JSONRPC.INVALID_PARAMS, 'Invalid params: requestState must be a string');
     if (inputResponses !== undefined && !isObject(inputResponses)) throw new RpcError(JSONRPC.INVALID_PARAMS, 'Invalid params: inputResponses must be an object');
     const binding = { principal: context.principal ?? '', tool: String(name), args: args ?? {} };
     let round: { state: unknown; inputResponses: Record<string, unknown> } | undefined;
