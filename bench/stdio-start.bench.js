@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { CLI, int, median, msText, quantile, ratio, seedDatabase, tempDir } from './lib.js';
 
 const REPETITIONS = 30;
+const SDK2 = join(new URL('.', import.meta.url).pathname, 'stdio-baseline-sdk2.js');
 const WARM_UP = 3;
 const TIMEOUT_MS = 10_000;
 
@@ -13,6 +14,14 @@ const INITIALIZE = `${JSON.stringify({
   id: 0,
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '0' } },
+})}\n`;
+
+/** A 2026-07-28 client has no handshake: its first message is server/discover (or any request) with _meta. */
+const DISCOVER = `${JSON.stringify({
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'server/discover',
+  params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
 })}\n`;
 
 function withTimeout(child, reject) {
@@ -38,10 +47,10 @@ function timeExit(args, env) {
 }
 
 /** Spawn to the first line on stdout, the initialize request written at once; then the server is stopped (not timed). */
-function timeInitialize(env) {
+function timeInitialize(env, request = INITIALIZE, args = [CLI]) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const timer = withTimeout(child, reject);
     let out = '';
     let err = '';
@@ -57,7 +66,7 @@ function timeInitialize(env) {
       if (elapsed === undefined && out.includes('\n')) {
         elapsed = performance.now() - t0;
         const answer = JSON.parse(out.slice(0, out.indexOf('\n')));
-        if (answer.id !== 0 || !answer.result?.serverInfo) reject(new Error(`unexpected answer: ${out.slice(0, 200)}`));
+        if (answer.id !== 0 || !(answer.result?.serverInfo ?? answer.result?.supportedVersions)) reject(new Error(`unexpected answer: ${out.slice(0, 200)}`));
         // Stop it as a client does on shutdown, before it loads the rest, so the next run starts on a quiet machine.
         child.kill('SIGTERM');
       }
@@ -68,7 +77,7 @@ function timeInitialize(env) {
       if (elapsed === undefined) reject(new Error(`exited (${signal ?? code}) without answering; stderr: ${err.trim() || '(empty)'}`));
       else resolve(elapsed);
     });
-    child.stdin.write(INITIALIZE);
+    child.stdin.write(request);
   });
 }
 
@@ -81,6 +90,9 @@ export default async function stdioStartBench({ log }) {
     const contenders = [
       { name: 'baseline: node -e 0, spawn to exit', run: () => timeExit(['-e', '0'], env) },
       { name: 'ours: dispersl-mcp (stdio), spawn to initialize answer', run: () => timeInitialize(env) },
+      { name: 'ours: dispersl-mcp (stdio), spawn to server/discover answer (2026-07-28)', run: () => timeInitialize(env, DISCOVER) },
+      { name: 'SDK v2 serveStdio, same whoami tool, spawn to initialize answer', run: () => timeInitialize(env, INITIALIZE, [SDK2]) },
+      { name: 'SDK v2 serveStdio, same whoami tool, spawn to server/discover answer', run: () => timeInitialize(env, DISCOVER, [SDK2]) },
       { name: 'for reference: dispersl-mcp --version, spawn to exit', run: () => timeExit([CLI, '--version'], env) },
     ];
     for (const c of contenders) {
@@ -94,7 +106,7 @@ export default async function stdioStartBench({ log }) {
     }
     const base = contenders[0];
     return {
-      title: 'stdio cold start: spawn to the initialize answer',
+      title: 'stdio cold start: spawn to the first answer (initialize, or server/discover for 2026-07-28)',
       rows: contenders.map((c) => ({
         command: c.name,
         runs: int(c.times.length),

@@ -5,14 +5,16 @@ import { VERSION } from './version.js';
 
 /** `dispersl-mcp serve`: the REST API and MCP over HTTP in one server, on the local database. */
 export async function runServe(config: Config, logger: Logger): Promise<void> {
-  const [{ openLocal }, { createApp }, { startServer }, { McpDispatcher }, { createToolRunner }, { AccessTokens }] = await Promise.all([
-    import('./local.js'),
-    import('../http/app.js'),
-    import('../http/server.js'),
-    import('../mcp/protocol.js'),
-    import('../mcp/run-tool.js'),
-    import('../oauth/access-tokens.js'),
-  ]);
+  const [{ openLocal }, { createApp }, { startServer }, { McpDispatcher }, { createToolRunner }, { AccessTokens }, { RequestStates, storedRequestStateStore }] =
+    await Promise.all([
+      import('./local.js'),
+      import('../http/app.js'),
+      import('../http/server.js'),
+      import('../mcp/protocol.js'),
+      import('../mcp/run-tool.js'),
+      import('../oauth/access-tokens.js'),
+      import('../mcp/request-state.js'),
+    ]);
   // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;
@@ -23,7 +25,8 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   try {
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
     await dispatcher.warm();
-    const app = createApp({ gate: local.gate, service: local.service, dispatcher, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
+    const requestStates = new RequestStates(storedRequestStateStore(local.store));
+    const app = createApp({ gate: local.gate, service: local.service, dispatcher, requestStates, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
     server = await startServer({ app, host: config.host, port: config.port, logger });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
     // Only once the port is ours: a start that fails (port in use) must not create an organization whose key no one sees.

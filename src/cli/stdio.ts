@@ -1,8 +1,12 @@
 import type { KeyApi } from '../core/api.js';
 import type { OperationName, OperationResult } from '../core/operations/index.js';
 import type { Logger } from '../core/log.js';
+import { createHash } from 'node:crypto';
+import { ModernDispatcher } from '../mcp/modern.js';
 import { McpDispatcher } from '../mcp/protocol.js';
+import { RequestStates, memoryRequestStateStore } from '../mcp/request-state.js';
 import { serveStdio } from '../mcp/stdio.js';
+import { StdioEras } from '../mcp/stdio-eras.js';
 import type { Config } from './config.js';
 import { VERSION } from './version.js';
 
@@ -107,6 +111,9 @@ export async function runStdio(config: Config, logger: Logger): Promise<void> {
     read_only: config.readOnly,
     key: config.apiKey ? config.apiKey.slice(0, 12) : null,
   });
-  await serveStdio(dispatcher, { api, readOnly: config.readOnly }, process.stdin, process.stdout, warmUp);
+  // One connection per process: a requestState only has to come back to this process, so its secret lives in memory.
+  const modern = new ModernDispatcher({ dispatcher, states: new RequestStates(memoryRequestStateStore()), logger });
+  const principal = createHash('sha256').update(config.apiKey ?? '').digest('base64url');
+  await serveStdio(new StdioEras(dispatcher, modern), { api, readOnly: config.readOnly, principal }, process.stdin, process.stdout, warmUp);
   api.close();
 }

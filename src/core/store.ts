@@ -71,6 +71,11 @@ export interface StoreOps {
   retireSigningKey(kid: string, at: number): Promise<boolean>;
   /** Deletes signing keys retired before `before` (no token they signed can still be valid); answers how many. */
   pruneSigningKeys(before: number): Promise<number>;
+
+  /** A named server secret, created by the first process that asks (`make`) and then the same for all. */
+  serverSecret(name: string, make: () => string, at: number): Promise<string>;
+  /** Records a used MCP requestState (forgetting expired ones): true the first time, false for a replay. */
+  useRequestState(nonce: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
 /**

@@ -2,7 +2,9 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { Clock, Gate } from '../core/auth.js';
 import type { Logger } from '../core/log.js';
 import type { KeyService } from '../core/service.js';
+import { ModernDispatcher } from '../mcp/modern.js';
 import type { McpDispatcher } from '../mcp/protocol.js';
+import type { RequestStates } from '../mcp/request-state.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH } from './body.js';
 import type { AppEnv } from './env.js';
 import { mcpEndpoint, mcpMethodNotAllowed } from './mcp.js';
@@ -23,6 +25,8 @@ export interface AppOptions {
   gate: Gate;
   service: KeyService;
   dispatcher: McpDispatcher;
+  /** Seals 2026-07-28 requestStates, with a secret every process on the database shares. */
+  requestStates?: RequestStates;
   logger: Logger;
   version: string;
   clock?: Clock;
@@ -82,7 +86,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.onError(handleErrors({ logger }));
   app.notFound(notFound({ allowed: allowedMethods(routes) }));
 
-  const mcpOptions = { gate, service, dispatcher, clock, bodyLimit: limit, maxDepth };
+  const modern = new ModernDispatcher({ dispatcher, states: options.requestStates, logger });
+  const mcpOptions = { gate, service, dispatcher, modern, clock, bodyLimit: limit, maxDepth };
   const origin = mcpOrigin({ loopbackBind: isLoopbackName(options.host ?? '127.0.0.1') });
   for (const endpoint of MCP_PATHS) {
     app.post(endpoint.path, origin, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));

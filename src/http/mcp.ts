@@ -3,7 +3,9 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Admission, Caller, Clock, Credential, Gate } from '../core/auth.js';
 import { type DisperslError, asDisperslError } from '../core/errors.js';
 import type { KeyService } from '../core/service.js';
-import { JSONRPC, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS, isWriteTool } from '../mcp/protocol.js';
+import { ALL_PROTOCOL_VERSIONS, type Route, batchHasModern, classify } from '../mcp/eras.js';
+import type { ModernDispatcher } from '../mcp/modern.js';
+import { JSONRPC, type McpDispatcher, isWriteTool } from '../mcp/protocol.js';
 import { SNAPSHOT } from '../mcp/snapshot.js';
 import { hasJsonContentType, parseJson, readBody } from './body.js';
 import { credentialOf, headerToken, startOf } from './credential.js';
@@ -22,6 +24,8 @@ export interface McpOptions {
   gate: Gate;
   service: KeyService;
   dispatcher: McpDispatcher;
+  /** Serves 2026-07-28 requests over the same tools. */
+  modern: ModernDispatcher;
   clock: Clock;
   bodyLimit: number;
   maxDepth: number;
@@ -81,12 +85,9 @@ async function authenticate(options: McpOptions, credential: Credential, charge:
 }
 
 export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: EndpointOptions): Handler<AppEnv> {
-  const { dispatcher, gate, service } = options;
+  const { dispatcher, modern, gate, service } = options;
   return async function mcp(c) {
     const version = headerOf(c, 'mcp-protocol-version');
-    if (version !== undefined && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-      return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
-    }
     if (!hasJsonContentType(c)) return rpcFailure(c, 415, JSONRPC.INVALID_REQUEST, 'Unsupported Media Type: send JSON-RPC as application/json');
 
     let text: string;
@@ -96,11 +97,13 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
       return failure(c, asDisperslError(err));
     }
     const parsed = parseJson(text, options.maxDepth);
+    // Which era a lone message speaks (body first, headers cross-checked); a batch is legacy or refused.
+    const route: Route | undefined = parsed.ok && !Array.isArray(parsed.value) ? classify(parsed.value, standardHeaders(c)) : undefined;
     const credential = credentialOf(c, keyFrom === 'path' ? c.req.param('key') : headerToken(c));
     let auth: { known?: Caller; admitted?: Admission };
     try {
       // Every request, initialize included, needs a valid key; a bad key is refused before a bad body.
-      auth = await authenticate(options, credential, parsed.ok && isChargedCall(parsed.value, readOnly));
+      auth = await authenticate(options, credential, parsed.ok && route?.era !== 'reject' && isChargedCall(parsed.value, readOnly));
     } catch (err) {
       const start = startOf(credential.token);
       if (start !== undefined) c.set('keyStart', start);
@@ -119,7 +122,14 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
       if (batch !== undefined && (batch.length === 0 || batch.length > MAX_BATCH)) {
         return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, `Invalid Request: a batch holds 1 to ${MAX_BATCH} messages`);
       }
-      const context = { api, readOnly };
+      const early = eraFailure(c, parsed.value, route, batch, version);
+      if (early !== undefined) return early;
+      const context = { api, readOnly, principal: caller.key.id };
+      if (route?.era === 'modern') {
+        const { response, status } = await modern.handle(parsed.value as Record<string, unknown>, route.envelope, context);
+        setRateLimitHeaders(c, api.window, options.clock());
+        return response === undefined ? c.body(null, 202) : c.json(response, status as ContentfulStatusCode);
+      }
       const answers = batch ? await Promise.all(batch.map((m) => dispatcher.handle(m, context))) : [await dispatcher.handle(parsed.value, context)];
       setRateLimitHeaders(c, api.window, options.clock());
       const results = answers.filter((answer) => answer !== undefined);
@@ -130,6 +140,34 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
       api.release();
     }
   };
+}
+
+function standardHeaders(c: AppContext) {
+  return { protocolVersion: headerOf(c, 'mcp-protocol-version'), method: headerOf(c, 'mcp-method'), name: headerOf(c, 'mcp-name') };
+}
+
+/**
+ * The era's own refusals, answered before dispatch with the request's id: a lone message the revision
+ * rejects, a batch holding 2026-07-28 messages (that revision has no batches), or legacy traffic naming
+ * a protocol version this server does not speak.
+ */
+function eraFailure(c: AppContext, message: unknown, route: Route | undefined, batch: unknown[] | undefined, version: string | undefined): Response | undefined {
+  const id = isObject(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : undefined;
+  if (route?.era === 'reject') {
+    const { status, code, message: text, data } = route.rejection;
+    // The 2026-07-28 schema has no null id: an error without a request id leaves it out.
+    return c.json({ jsonrpc: '2.0', ...(id !== undefined && { id }), error: { code, message: text, ...(data !== undefined && { data }) } }, status as ContentfulStatusCode);
+  }
+  if (route?.era === 'modern') return undefined;
+  if (batch !== undefined && batchHasModern(batch)) {
+    return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, 'Invalid Request: a batch may not hold 2026-07-28 requests');
+  }
+  const trimmed = version?.trim();
+  if (trimmed !== undefined && !ALL_PROTOCOL_VERSIONS.includes(trimmed)) {
+    const text = `Bad Request: unsupported MCP-Protocol-Version (supported: ${ALL_PROTOCOL_VERSIONS.join(', ')})`;
+    return c.json({ jsonrpc: '2.0', id: id ?? null, error: { code: JSONRPC.INVALID_REQUEST, message: text } }, 400);
+  }
+  return undefined;
 }
 
 /** GET (a server-sent event stream) and DELETE (ending a session) have no meaning on a stateless server. */

@@ -33,6 +33,8 @@ export type JsonRpcResponse =
 export interface McpContext {
   api: KeyApi;
   readOnly: boolean;
+  /** Who calls, as a stable string (a key id, or a hash of the stdio key): what a sealed requestState is bound to. */
+  principal?: string;
 }
 
 export interface ToolResult {
@@ -42,8 +44,22 @@ export interface ToolResult {
   isError?: boolean;
 }
 
+/** A tool's question for the human (2026-07-28 multi round-trip): what to ask, and the state to get back with the answers. */
+export class InputRequired {
+  constructor(
+    readonly inputRequests: Record<string, unknown>,
+    readonly state: unknown,
+  ) {}
+}
+
+/** The answers of a multi round-trip request's earlier round, handed to the tool that asked. */
+export interface Round {
+  state: unknown;
+  inputResponses: Record<string, unknown>;
+}
+
 /** Runs a tool by name; loaded on first use, since it brings zod and the core with it. */
-export type ToolRunner = (name: string, api: KeyApi, args: unknown) => Promise<ToolResult>;
+export type ToolRunner = (name: string, api: KeyApi, args: unknown, round?: Round) => Promise<ToolResult | InputRequired>;
 
 export interface DispatcherOptions {
   version: string;
@@ -51,7 +67,7 @@ export interface DispatcherOptions {
   logger: Logger;
 }
 
-const INSTRUCTIONS =
+export const INSTRUCTIONS =
   'Manage the API keys of a Dispersl organization. Call whoami to see which key and organization you act as and what quota remains. ' +
   'Secrets are shown once, in the answer of generate_key or rotate_key: hand them to the user at once. Refer to keys by id (key_…), never by secret. ' +
   'Prefer rotate_key over revoke_key for a key that is in use; confirm with the user before revoking.';
@@ -85,10 +101,11 @@ export function rpcError(id: JsonRpcId | null, code: number, message: string): J
   return { jsonrpc: '2.0', id, error: { code, message } };
 }
 
-class RpcError extends Error {
+export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    readonly data?: unknown,
   ) {
     super(message);
   }
@@ -98,6 +115,10 @@ export class McpDispatcher {
   private runner: Promise<ToolRunner> | undefined;
 
   constructor(private readonly options: DispatcherOptions) {}
+
+  get version(): string {
+    return this.options.version;
+  }
 
   /** Starts loading the tool runner ahead of the first tools/call. */
   warm(): Promise<ToolRunner> {
@@ -144,14 +165,19 @@ export class McpDispatcher {
         return {};
       case 'tools/list':
         return { tools: await visibleTools(context) };
-      case 'tools/call':
-        return this.callTool(params, context);
+      case 'tools/call': {
+        const answer = await this.callTool(params, context);
+        // Earlier revisions have no multi round-trip requests: over them a tool cannot ask.
+        if (answer instanceof InputRequired) throw new RpcError(JSONRPC.INVALID_REQUEST, 'Invalid Request: this tool needs protocol revision 2026-07-28 to ask the user');
+        return answer;
+      }
       default:
         throw new RpcError(JSONRPC.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)}`);
     }
   }
 
-  private async callTool(params: Record<string, unknown>, context: McpContext): Promise<ToolResult> {
+  /** Checks a tools/call's name and arguments and runs the tool; shared with the 2026-07-28 dispatcher. */
+  async callTool(params: Record<string, unknown>, context: McpContext, round?: Round): Promise<ToolResult | InputRequired> {
     const { name, arguments: args } = params;
     if (typeof name !== 'string') throw new RpcError(JSONRPC.INVALID_PARAMS, 'Invalid params: name must be a string');
     if (args !== undefined && !isObject(args)) throw new RpcError(JSONRPC.INVALID_PARAMS, 'Invalid params: arguments must be an object');
@@ -161,6 +187,6 @@ export class McpDispatcher {
       throw new RpcError(JSONRPC.INVALID_PARAMS, `Unknown tool: ${name.slice(0, 100)}${why}`);
     }
     const run = await this.warm();
-    return run(name, context.api, args ?? {});
+    return run(name, context.api, args ?? {}, round);
   }
 }

@@ -13,6 +13,7 @@ export interface RunnerOptions {
 /** Results carry the JSON twice, as MCP asks: structured, and as text for clients that read only text. */
 export function createToolRunner({ logger, missingKeyHint }: RunnerOptions): ToolRunner {
   const byName = new Map(TOOLS.map((tool) => [tool.name, tool]));
+  // No operation asks the human yet: a runner that needs to takes the round (answers to what it asked) as a fourth argument.
   return async (name: string, api: KeyApi, args: unknown): Promise<ToolResult> => {
     const tool = byName.get(name)!;
     const started = performance.now();

@@ -1,5 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
-import { JSONRPC, type McpContext, type McpDispatcher, rpcError } from './protocol.js';
+import { JSONRPC, type McpContext, rpcError } from './protocol.js';
+
+/** What answers one message: the legacy dispatcher, or StdioEras, which pins the connection's era. */
+export interface MessageHandler {
+  handle(message: unknown, context: McpContext): Promise<unknown>;
+}
 
 const MAX_LINE = 4 * 1024 * 1024;
 
@@ -7,7 +12,7 @@ const MAX_LINE = 4 * 1024 * 1024;
  * MCP's stdio transport: one JSON-RPC message per line each way. Streams are injected so tests
  * need no process. stdout carries protocol messages and nothing else.
  */
-export function serveStdio(dispatcher: McpDispatcher, context: McpContext, input: Readable, output: Writable, onFirstAnswer?: () => void): Promise<void> {
+export function serveStdio(dispatcher: MessageHandler, context: McpContext, input: Readable, output: Writable, onFirstAnswer?: () => void): Promise<void> {
   let buffer = '';
   let answered = false;
   const inFlight = new Set<Promise<void>>();

@@ -70,6 +70,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER key_inserted AFTER INSERT ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;
    CREATE TRIGGER key_updated AFTER UPDATE ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;
    CREATE TRIGGER key_deleted AFTER DELETE ON keys BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END;`,
+  // MCP 2026-07-28 requestState: the secret that seals it, shared by every process, and the states already used.
+  `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE used_request_states (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -299,6 +302,10 @@ function prepareStatements(db: Database.Database) {
     insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
     retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
     pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
+    insertServerSecret: db.prepare('INSERT OR IGNORE INTO server_secrets (name, secret, created_at) VALUES (?, ?, ?)'),
+    serverSecret: db.prepare('SELECT secret FROM server_secrets WHERE name = ?').pluck(),
+    forgetRequestStates: db.prepare('DELETE FROM used_request_states WHERE expires_at <= ?'),
+    useRequestState: db.prepare('INSERT OR IGNORE INTO used_request_states (nonce, expires_at) VALUES (?, ?)'),
   };
 }
 
@@ -422,11 +429,23 @@ class SqliteOps implements StoreOps {
   async pruneSigningKeys(before: number): Promise<number> {
     return this.statements.pruneSigningKeys.run(before).changes;
   }
+
+  async serverSecret(name: string, make: () => string, at: number): Promise<string> {
+    // The first process to ask creates it; every later one, in any process, reads the same value.
+    this.statements.insertServerSecret.run(name, make(), at);
+    return this.statements.serverSecret.get(name) as string;
+  }
+
+  async useRequestState(nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    this.statements.forgetRequestStates.run(now);
+    return this.statements.useRequestState.run(nonce, expiresAt).changes === 1;
+  }
 }
 
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
-  'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'pruneSigningKeys',
+  'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'pruneSigningKeys', 'serverSecret',
+  'useRequestState',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
 /**
@@ -459,6 +478,8 @@ export class SqliteStore implements KeyStore {
   declare insertSigningKey: StoreOps['insertSigningKey'];
   declare retireSigningKey: StoreOps['retireSigningKey'];
   declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
+  declare serverSecret: StoreOps['serverSecret'];
+  declare useRequestState: StoreOps['useRequestState'];
 
   constructor(path: string) {
     if (path !== ':memory:') prepareFile(path);
