@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../core/log.js';
 import { PLANS, type Plan } from '../core/model.js';
+import { nameProblem } from '../core/names.js';
 import { type Config, UsageError, configFromEnv, parsePort } from './config.js';
 import { VERSION } from './version.js';
 
@@ -98,6 +99,8 @@ async function main(argv: string[]): Promise<number> {
       }
       const org = typeof values.org === 'string' ? values.org.trim() : 'My organization';
       if (org.length < 1 || org.length > 100) throw new UsageError('--org must be 1 to 100 characters');
+      const problem = nameProblem(org);
+      if (problem !== undefined) throw new UsageError(`--org ${problem}`);
       const { runInit } = await import('./init.js');
       runInit(config, { org, plan, requestsPerHour, maxConcurrency }, (text) => process.stdout.write(text));
       return 0;

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import type { Caller, Clock } from './auth.js';
+import { type CeilingPaths, type RequestedRestrictions, type Restrictions, withinCeilings } from './ceilings.js';
 import { DisperslError, invalidRequest, notFound } from './errors.js';
+import { nameProblem } from './names.js';
 import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, canGrant, hasPermission } from './model.js';
 import {
   type CreatedKey,
@@ -66,6 +68,21 @@ function require(caller: Caller, permission: string): void {
   if (!hasPermission(caller.key.permissions, permission)) {
     throw new DisperslError('INSUFFICIENT_PERMISSIONS', `This action needs the ${permission} permission`, { required: [permission] });
   }
+  if (permission === PERMISSIONS.write) requireNotRotated(caller);
+}
+
+/**
+ * A rotated key lives on only so that its service can switch to the successor. If it was rotated
+ * because it leaked, whoever holds it must not mint, rotate or change keys (its successor included).
+ */
+function requireNotRotated(caller: Caller): void {
+  if (caller.key.rotated_to !== null) {
+    throw new DisperslError(
+      'INSUFFICIENT_PERMISSIONS',
+      'This key has been rotated and works only until its grace period ends; a rotated key cannot create, revoke, rotate or update keys. Use the key it was rotated to.',
+      { required: [PERMISSIONS.write], reason: 'key_rotated' },
+    );
+  }
 }
 
 /** A non-admin caller may only act on keys that hold nothing it lacks, or it could mint itself more power. */
@@ -78,11 +95,18 @@ function requireCover(caller: Caller, permissions: readonly string[]): void {
   }
 }
 
-/** A test key may only come by test secrets, whether it creates a key or rotates one. */
+/** A test key acts on test keys only: it may not obtain a live secret, nor revoke, rotate or disable a live key. */
 function requireEnvironment(caller: Caller, environment: 'live' | 'test'): void {
   if (caller.key.environment === 'test' && environment === 'live') {
-    throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key can only create or rotate test keys', { required: ['live environment'] });
+    throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key can only create, revoke, rotate or update test keys', { required: ['live environment'] });
   }
+}
+
+/** The restrictions of a key the caller creates or rotates, within the caller's own (INVALID_REQUEST otherwise). */
+function fitCeilings(caller: Caller, requested: RequestedRestrictions, paths?: CeilingPaths): Restrictions {
+  const result = withinCeilings(caller.key, requested, paths);
+  if (!result.ok) throw invalidRequest(result.issues);
+  return result.restrictions;
 }
 
 function encodeCursor(key: KeyRecord): string {
@@ -130,7 +154,11 @@ export class KeyService {
     requireCover(caller, permissions);
     const environment = args.environment ?? caller.key.environment;
     requireEnvironment(caller, environment);
-    const expires_at = this.expiry(args.expires_at, args.expires_in_seconds, now);
+    const { expires_at, allowed_ips, rate_limit } = fitCeilings(
+      caller,
+      { expires_at: this.expiry(args.expires_at, args.expires_in_seconds, now) ?? undefined, allowed_ips: args.allowed_ips, rate_limit: args.rate_limit },
+      { expires_at: args.expires_in_seconds !== undefined ? 'expires_in_seconds' : 'expires_at' },
+    );
     const issued = generateToken(environment, this.random);
     const key: KeyRecord = {
       id: publicId('key', this.random),
@@ -140,11 +168,11 @@ export class KeyService {
       name: args.name,
       environment,
       permissions: [...permissions],
-      allowed_ips: args.allowed_ips ?? [],
+      allowed_ips,
       expires_at,
       enabled: true,
       revoked_at: null,
-      rate_limit: args.rate_limit ?? null,
+      rate_limit,
       created_at: now,
       updated_at: now,
       last_used_at: null,
@@ -169,6 +197,7 @@ export class KeyService {
     return this.store.transaction(() => {
       const key = this.find(caller, id);
       requireCover(caller, key.permissions);
+      requireEnvironment(caller, key.environment);
       // Revoking twice answers the revoked key again: the outcome the caller asked for holds.
       if (this.store.revokeKey(id, now)) this.audit(caller, id, 'revoked', {}, now);
       return toView(this.find(caller, id));
@@ -191,6 +220,8 @@ export class KeyService {
       if (old.expires_at !== null && old.expires_at <= now) {
         throw invalidRequest([{ path: 'id', message: 'the key has expired; generate a new key instead' }]);
       }
+      // The successor keeps the old key's restrictions, which must still fit within the caller's.
+      fitCeilings(caller, { expires_at: old.expires_at, allowed_ips: old.allowed_ips, rate_limit: old.rate_limit });
       const issued = generateToken(old.environment, this.random);
       const next: KeyRecord = {
         ...old,
@@ -230,6 +261,7 @@ export class KeyService {
     return this.store.transaction(() => {
       const key = this.find(caller, id);
       requireCover(caller, key.permissions);
+      requireEnvironment(caller, key.environment);
       if (key.revoked_at !== null) throw invalidRequest([{ path: 'id', message: 'the key is revoked and can no longer change' }]);
       const change = { ...(name !== undefined && { name }), ...(enabled !== undefined && { enabled }) };
       if (!this.store.updateKey(id, { ...change, at: now })) {
@@ -259,10 +291,13 @@ export class KeyService {
     key: KeyView;
     secret: string;
   } {
+    const name = input.name.trim();
+    const problem = name.length < 1 || name.length > 100 ? 'must be 1 to 100 characters' : nameProblem(name);
+    if (problem !== undefined) throw invalidRequest([{ path: 'name', message: problem }]);
     const now = this.clock();
     const organization: Organization = {
       id: publicId('org', this.random),
-      name: input.name,
+      name,
       plan: input.plan,
       requests_per_hour: input.requests_per_hour ?? null,
       max_concurrency: input.max_concurrency ?? null,
