@@ -89,7 +89,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.onError(handleErrors({ logger }));
   app.notFound(notFound({ allowed: allowedMethods(ROUTES) }));
 
-  const mcpOptions = { gate, service, dispatcher, clock, bodyLimit: limit, maxDepth, loopbackBind: isLoopbackName(options.host ?? '127.0.0.1') };
+  const mcpOptions = { gate, service, dispatcher, clock, bodyLimit: limit, maxDepth, loopbackBind: isLoopbackName(options.host ?? '127.0.0.1'), logger };
   for (const endpoint of MCP_PATHS) {
     app.post(endpoint.path, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
     app.all(endpoint.path, mcpMethodNotAllowed());

@@ -1,7 +1,9 @@
 import type { Handler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Admission, Caller, Clock, Credential, Gate } from '../core/auth.js';
-import { type DisperslError, asDisperslError } from '../core/errors.js';
+import { type DisperslError, asDisperslError, causeOf } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { redactPath } from '../core/redact.js';
 import type { KeyService } from '../core/service.js';
 import { JSONRPC, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS, isWriteTool } from '../mcp/protocol.js';
 import { SNAPSHOT } from '../mcp/snapshot.js';
@@ -28,6 +30,8 @@ export interface McpOptions {
   maxDepth: number;
   /** Bound to a loopback address: Host must then be a loopback name. */
   loopbackBind: boolean;
+  /** Where a failure of our own (INTERNAL_ERROR before dispatch) is logged with its cause. */
+  logger?: Logger;
 }
 
 export interface EndpointOptions {
@@ -112,7 +116,9 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
     } catch (err) {
       const start = startOf(credential.token);
       if (start !== undefined) c.set('keyStart', start);
-      return failure(c, asDisperslError(err));
+      const error = asDisperslError(err);
+      if (error.type === 'INTERNAL_ERROR') options.logger?.error('request failed', { request_id: c.get('requestId'), path: redactPath(c.req.path), ...causeOf(err) });
+      return failure(c, error);
     }
     const caller = (auth.admitted?.caller ?? auth.known)!;
     c.set('keyStart', caller.key.start);

@@ -4,6 +4,7 @@ import type { AccessGrant, AccessTokenVerifier } from '../core/access-tokens.js'
 import { parseScope } from '../core/access-tokens.js';
 import type { Clock } from '../core/auth.js';
 import { DisperslError } from '../core/errors.js';
+import { pathHoldsSecret } from '../core/redact.js';
 import type { KeyRecord } from '../core/model.js';
 import type { KeyStore } from '../core/store.js';
 import { type RandomSource, randomBase62 } from '../core/tokens.js';
@@ -37,6 +38,14 @@ const expired = () => new DisperslError('INVALID_API_KEY', 'The access token has
 
 function trimSlash(url: string): string {
   return url.endsWith('/') ? url.slice(0, -1) : url;
+}
+
+function decoded(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 /**
@@ -85,8 +94,8 @@ export class AccessTokens implements AccessTokenVerifier {
     }
     if (url.hash !== '' || url.search !== '' || url.username !== '' || url.password !== '') return undefined;
     const canonical = trimSlash(`${url.origin}${url.pathname}`);
-    // A key embedded in a URL path (/ot/<key>) must never end up inside a token.
-    if (url.pathname.startsWith('/ot/') || url.pathname === '/ot') return undefined;
+    // A key or token in the path (/ot/<key>, /OT/<key>, a token pasted anywhere, percent-encoded or not) must never end up inside a token.
+    if (pathHoldsSecret(url.pathname) || pathHoldsSecret(decoded(url.pathname))) return undefined;
     return this.isOurs(canonical) ? canonical : undefined;
   }
 
