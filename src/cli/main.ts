@@ -28,6 +28,7 @@ Environment:
   DISPERSL_DB        database file (default ~/.dispersl/dispersl.db)
   DISPERSL_HOST, DISPERSL_PORT   serve's bind address (default 127.0.0.1:8787)
   DISPERSL_PUBLIC_URL  serve: the origin clients reach it at (OAuth issuer; default http://<host>:<port>)
+  DISPERSL_SECRET_KEY  serve: 32 bytes, base64, that encrypt the OAuth signing secrets in the database
   DISPERSL_LOG_LEVEL debug | info | warn | error | silent (logs go to stderr)
 `;
 

@@ -28,11 +28,15 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;
-  const local = openLocal(config.dbPath, { accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
+  const local = openLocal(config.dbPath, {
+    accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl, encryptionKey: config.secretKey })),
+  });
   const oauth = tokens && { tokens, authenticate: local.gate.peek.bind(local.gate) };
   let server;
   let created: CreatedOrganization | undefined;
   try {
+    // A missing or wrong DISPERSL_SECRET_KEY fails here, before listening, rather than at the first token.
+    tokens?.signingKeys.prepare();
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
     await dispatcher.warm();
     const app = createApp({ gate: local.gate, service: local.service, dispatcher, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
@@ -49,7 +53,13 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     const headline = `The database ${config.dbPath} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
     process.stdout.write(announceKey(headline, created, config, localUrl(config.host, server.port)));
   }
-  logger.info('dispersl-mcp serve listening', { version: VERSION, url: server.url, db: config.dbPath, read_only: config.readOnly });
+  logger.info('dispersl-mcp serve listening', {
+    version: VERSION,
+    url: server.url,
+    db: config.dbPath,
+    read_only: config.readOnly,
+    signing_secrets: config.secretKey === undefined ? 'plain' : 'encrypted',
+  });
 
   const running = server;
   await new Promise<void>((resolve) => {

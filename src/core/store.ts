@@ -13,7 +13,7 @@ export interface KeyLookup {
 export interface SigningKeyRecord {
   kid: string;
   alg: 'HS256';
-  /** The secret, base64url. */
+  /** The secret: base64url, or sealed with the operator's key (src/oauth/secret-box.ts). */
   secret: string;
   created_at: number;
   retired_at: number | null;
@@ -59,6 +59,8 @@ export interface KeyStore {
   insertSigningKey(key: SigningKeyRecord): void;
   /** Sets retired_at where the signing key is not retired yet. */
   retireSigningKey(kid: string, at: number): boolean;
+  /** Replaces a signing key's stored secret where it still is `from` (sealing a plain secret at rest). */
+  replaceSigningKeySecret(kid: string, from: string, to: string): boolean;
   /** Deletes signing keys retired before `before` (no token they signed can still be valid); answers how many. */
   pruneSigningKeys(before: number): number;
 

@@ -310,6 +310,7 @@ export class SqliteStore implements KeyStore {
       listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
       insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
       retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
+      replaceSigningKeySecret: db.prepare('UPDATE signing_keys SET secret = @to WHERE kid = @kid AND secret = @from'),
       pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
     };
     const columns = this.statements.lookup.columns().map((c) => c.name);
@@ -353,6 +354,10 @@ export class SqliteStore implements KeyStore {
 
   retireSigningKey(kid: string, at: number): boolean {
     return this.statements.retireSigningKey.run({ kid, at }).changes === 1;
+  }
+
+  replaceSigningKeySecret(kid: string, from: string, to: string): boolean {
+    return this.statements.replaceSigningKeySecret.run({ kid, from, to }).changes === 1;
   }
 
   pruneSigningKeys(before: number): number {
