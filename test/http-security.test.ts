@@ -66,3 +66,69 @@ describe('failures of our own', () => {
     expect(logText(w)).not.toContain(key);
   });
 });
+
+describe('response headers', () => {
+  it('marks every response nosniff, and every response that can hold a secret no-store', async () => {
+    const w = appWorld({ plan: 'pro' });
+    const key = w.tenant.adminSecret;
+    const created = await w.ask('POST', '/v1/api-keys', { key, body: { name: 'CI' } });
+    const id = (created.json as { id: string }).id;
+    const secretBearing = [
+      created,
+      await w.ask('GET', '/v1/keys/new', { key }),
+      await w.ask('POST', `/v1/keys/${id}/rotate`, { key }),
+      await w.rpc('/mcp', key, 'tools/call', { name: 'generate_key', arguments: { name: 'from MCP' } }),
+      await w.rpc(`/ot/${key}`, undefined, 'tools/call', { name: 'generate_key', arguments: { name: 'from the path' } }),
+    ];
+    for (const answer of secretBearing) {
+      expect(answer.status).toBeLessThan(300);
+      expect(answer.text).toMatch(/pk_live_/);
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+    }
+    const others = [
+      await w.ask('GET', '/healthz'),
+      await w.ask('GET', '/v1/keys', { key }),
+      await w.ask('GET', '/v1/keys'),
+      await w.ask('GET', '/nowhere'),
+      await w.ask('POST', '/v1/api-keys', { key, body: '{', headers: { 'content-type': 'application/json' } }),
+      await w.ask('GET', '/mcp', { key }),
+    ];
+    for (const answer of [...secretBearing, ...others]) expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('MCP URLs with a trailing slash', () => {
+  const toolsOf = (answer: { json: unknown }) => (answer.json as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name);
+
+  it('answer like the same URL without it: /mcp/readonly/ is read-only', async () => {
+    const w = appWorld();
+    const key = w.tenant.adminSecret;
+    const read = ['list_keys', 'get_key', 'whoami'];
+    for (const [path, bearer] of [['/mcp/readonly/', key], [`/ot/${key}/readonly/`, undefined]] as const) {
+      const listed = await w.rpc(path, bearer, 'tools/list');
+      expect(listed.status, path).toBe(200);
+      expect(toolsOf(listed), path).toEqual(read);
+      const write = await w.rpc(path, bearer, 'tools/call', { name: 'generate_key', arguments: { name: 'sneaky' } });
+      expect(write.text, path).not.toMatch(/pk_live_/);
+    }
+    expect(w.count('keys')).toBe(1);
+    for (const [path, bearer] of [['/mcp/', key], [`/ot/${key}/`, undefined]] as const) {
+      expect(toolsOf(await w.rpc(path, bearer, 'tools/list'))).toContain('generate_key');
+    }
+    expect((await w.ask('GET', '/mcp/readonly/', { key })).status).toBe(405);
+  });
+});
+
+describe('GET /healthz', () => {
+  it('answers 503 "unavailable" while the database cannot be written, logging why, and 200 again once it can', async () => {
+    const w = appWorld();
+    expect(await w.ask('GET', '/healthz')).toMatchObject({ status: 200, json: { status: 'ok' } });
+    w.store.db.pragma('query_only = ON');
+    const down = await w.ask('GET', '/healthz');
+    expect(down).toMatchObject({ status: 503, json: { status: 'unavailable', reason: 'the database cannot be written' } });
+    expect(down.text).not.toMatch(/sqlite|readonly/i);
+    expect(w.logs.find((l) => l.msg === 'health check failed: the database cannot be written')).toMatchObject({ level: 'warn', code: expect.stringMatching(/^SQLITE_READONLY/) });
+    w.store.db.pragma('query_only = OFF');
+    expect(await w.ask('GET', '/healthz')).toMatchObject({ status: 200, json: { status: 'ok' } });
+  });
+});

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { type Socket, connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { query } from './helpers/reliability-db.js';
-import { rest, sandboxEachTest, serve } from './helpers/http-serve.js';
+import { raw, rest, sandboxEachTest, serve } from './helpers/http-serve.js';
 import { init, runCli } from './helpers/sandbox.js';
 
 /** `dispersl-mcp serve` as an operator runs it: what it keeps secret, and what it warns about. */
@@ -50,6 +51,66 @@ describe('DISPERSL_SECRET_KEY', () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(/DISPERSL_SECRET_KEY must be 32 bytes in base64/);
       expect(run.stderr).not.toContain(value);
+    }
+  });
+});
+
+describe('binding and connections', () => {
+  const warnings = (stderr: string) => stderr.split('\n').filter((line) => line.includes('"level":"warn"'));
+
+  it('prints one warning line when bound beyond loopback, and none on loopback', async () => {
+    await init(box());
+    const wide = await serve(box(), { host: '0.0.0.0' });
+    const lines = warnings(wide.stderr());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/bound to 0\.0\.0\.0, reachable from other machines/);
+    await wide.stop();
+    const local = await serve(box());
+    expect(warnings(local.stderr())).toEqual([]);
+  });
+
+  it('closes connections an address opens beyond --max-connections, and accepts again once one closes', async () => {
+    await init(box());
+    const server = await serve(box(), { args: ['--max-connections', '3'] });
+    const { port } = new URL(server.url);
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const closedByServer = (socket: Socket): Promise<boolean> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), 5_000);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    const idle = [await open(), await open(), await open()];
+    const extra = await open();
+    expect(await closedByServer(extra)).toBe(true);
+    // A request on a new connection is cut before it is read (node:http, which does not retry a reset connection as fetch does).
+    await expect(raw(server.url, 'GET', '/healthz', {})).rejects.toThrow(/ECONNRESET|socket hang up/);
+    idle.pop()!.destroy();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = await raw(server.url, 'GET', '/healthz', {}).then(
+        (answer) => answer.status,
+        () => new Promise<number>((resolve) => setTimeout(() => resolve(0), 50)),
+      );
+    }
+    expect(status).toBe(200);
+    expect(server.logs().filter((l) => l.msg === 'connection refused: too many open connections from one address')).toEqual([
+      expect.objectContaining({ level: 'warn', address: '127.0.0.1', limit: 3 }),
+    ]);
+    for (const socket of idle) socket.destroy();
+  });
+
+  it('refuses a --max-connections that is not a whole number from 1', async () => {
+    for (const value of ['0', '-1', 'many', '1.5']) {
+      const run = await runCli(['serve', '--port', '0', `--max-connections=${value}`], box().env());
+      expect(run.code, value).toBe(2);
+      expect(run.stderr).toMatch(/--max-connections must be a whole number/);
     }
   });
 });

@@ -21,6 +21,8 @@ export interface Config {
   readOnly: boolean;
   host: string;
   port: number;
+  /** serve: open connections one client address may hold at once. */
+  maxConnections: number;
   logLevel: LogLevel;
 }
 
@@ -61,6 +63,13 @@ function timeoutMs(value: string | undefined): number {
   return ms;
 }
 
+/** serve's per-address cap on open connections (--max-connections, DISPERSL_MAX_CONNECTIONS). */
+export function parseMaxConnections(value: string, source: string): number {
+  const n = /^\d{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(n >= 1 && n <= 1_000_000)) throw new UsageError(`${source} must be a whole number from 1 to 1000000, got '${value}'`);
+  return n;
+}
+
 /** 32 bytes in base64 (or base64url), as `openssl rand -base64 32` prints them. The value is never echoed. */
 function secretKey(value: string | undefined): Buffer | undefined {
   const text = value?.trim();
@@ -97,6 +106,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     readOnly: flag(env.DISPERSL_READ_ONLY),
     host: env.DISPERSL_HOST?.trim() || '127.0.0.1',
     port: env.DISPERSL_PORT ? parsePort(env.DISPERSL_PORT.trim(), 'DISPERSL_PORT') : 8787,
+    maxConnections: env.DISPERSL_MAX_CONNECTIONS?.trim() ? parseMaxConnections(env.DISPERSL_MAX_CONNECTIONS, 'DISPERSL_MAX_CONNECTIONS') : 256,
     logLevel,
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import { isLoopbackName } from '../http/origin.js';
 import { type Config, localUrl } from './config.js';
 import { type CreatedOrganization, announceKey } from './init.js';
 import type { Local } from './local.js';
@@ -39,8 +40,18 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     tokens?.signingKeys.prepare();
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
     await dispatcher.warm();
-    const app = createApp({ gate: local.gate, service: local.service, dispatcher, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
-    server = await startServer({ app, host: config.host, port: config.port, logger });
+    const app = createApp({
+      gate: local.gate,
+      service: local.service,
+      dispatcher,
+      logger,
+      version: VERSION,
+      host: config.host,
+      readOnly: config.readOnly,
+      oauth,
+      health: () => local.store.writeProblem(),
+    });
+    server = await startServer({ app, host: config.host, port: config.port, logger, maxConnectionsPerAddress: config.maxConnections });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
     // Only once the port is ours: a start that fails (port in use) must not create an organization whose key no one sees.
     created = bootstrap(local);
@@ -52,6 +63,12 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   if (created) {
     const headline = `The database ${config.dbPath} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
     process.stdout.write(announceKey(headline, created, config, localUrl(config.host, server.port)));
+  }
+  if (!isLoopbackName(config.host)) {
+    logger.warn(
+      `serve is bound to ${config.host}, reachable from other machines: keys and tokens cross the network in plain http unless a TLS-terminating proxy is in front; use --host 127.0.0.1 to serve this machine only`,
+      { host: config.host },
+    );
   }
   logger.info('dispersl-mcp serve listening', {
     version: VERSION,

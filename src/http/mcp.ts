@@ -90,6 +90,8 @@ async function authenticate(options: McpOptions, credential: Credential, charge:
 export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: EndpointOptions): Handler<AppEnv> {
   const { dispatcher, gate, service } = options;
   return async function mcp(c) {
+    // generate_key and rotate_key answer with a secret: no MCP answer may be kept by a cache.
+    c.header('Cache-Control', 'no-store');
     const host = headerOf(c, 'host');
     if (!hostAllowed(host, options.loopbackBind)) {
       return rpcFailure(c, 403, RPC.REFUSED, 'Forbidden: Host must be a loopback name when the server is bound to loopback');

@@ -9,6 +9,8 @@ export interface RouteDeps {
   version: string;
   /** The OpenAPI document, built once on first use. */
   openapi(): Record<string, unknown>;
+  /** Whether the database takes a write now (for /healthz). */
+  healthy(): boolean;
 }
 
 /** One REST route: what OpenAPI says of it, and its handler (validate, call one service method, map the result). */

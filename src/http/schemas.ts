@@ -44,7 +44,11 @@ export const UpdateKeyBody = z.object(updateFields).strict();
 const { id: _rotateId, ...rotateFields } = RotateKeyInput.shape;
 export const RotateKeyBody = z.object(rotateFields).strict();
 
-export const Health = z.object({ status: z.literal('ok'), version: z.string() });
+export const Health = z.object({
+  status: z.enum(['ok', 'unavailable']).describe('unavailable (with HTTP 503) when the database cannot be written.'),
+  version: z.string(),
+  reason: z.string().optional().describe('Why the server is unavailable.'),
+});
 
 export const ErrorEnvelope = z.object({
   error: z.object({

@@ -1,6 +1,7 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { causeOf } from '../core/errors.js';
 import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
 import type { KeyLookup, KeyStore, ListOptions, SigningKeyRecord } from '../core/store.js';
 
@@ -72,6 +73,13 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Less free space than this on the database's file system counts as full. A write that failed for lack
+ * of space leaves WAL room a one-page probe can still use, so the probe alone would report a full
+ * disk as writable; a key's insert needs a few pages, this allows several.
+ */
+const MIN_FREE_BYTES = 64 * 1024;
 
 export class SchemaTooNewError extends Error {
   constructor(readonly found: number) {
@@ -270,7 +278,7 @@ export class SqliteStore implements KeyStore {
   /** Key pages read outside transactions, with the count of key changes they were read at. */
   private readonly pages = new Map<string, { changes: number; page: KeyRecord[] }>();
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     if (path !== ':memory:') prepareFile(path);
     this.db = openDatabase(path);
     const db = this.db;
@@ -291,6 +299,8 @@ export class SqliteStore implements KeyStore {
         ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
       lastUsed: db.prepare('SELECT key_id, last_used_at FROM usage WHERE key_id IN (SELECT value FROM json_each(?))').raw(true),
       keyChanges: db.prepare('SELECT n FROM key_changes WHERE id = 1').pluck(),
+      // A write that changes nothing: rewrites one row without moving the count listed pages are kept by.
+      probeWrite: db.prepare('UPDATE key_changes SET n = n WHERE id = 1'),
       insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
           revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
         VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
@@ -329,6 +339,23 @@ export class SqliteStore implements KeyStore {
 
   getOrganization(id: string): Organization | undefined {
     return this.statements.getOrg.get(id) as Organization | undefined;
+  }
+
+  /**
+   * Why the database cannot take a write now, or undefined when it can: a committed write of one row
+   * that changes nothing (a read-only file, a lock held too long, an I/O error fail it), and room on
+   * its file system (see MIN_FREE_BYTES). For /healthz; the cause is for the operator's log.
+   */
+  writeProblem(): { error: string; code?: string } | undefined {
+    try {
+      this.transaction(() => this.statements.probeWrite.run());
+      if (this.path === ':memory:') return undefined;
+      const { bavail, bsize } = statfsSync(dirname(this.path));
+      if (bavail * bsize < MIN_FREE_BYTES) return { error: `less than ${MIN_FREE_BYTES / 1024} KiB free beside the database`, code: 'ENOSPC' };
+      return undefined;
+    } catch (err) {
+      return causeOf(err);
+    }
   }
 
   /** How many organizations exist: `serve` bootstraps one on an empty database. */

@@ -1,4 +1,5 @@
 import { jsonObjectBody } from '../body.js';
+import { noStore } from '../middleware/security-headers.js';
 import { defineRoute } from '../route.js';
 import { GenerateKeyInput } from '../../core/schemas.js';
 import { ApiKeyCreated } from '../schemas.js';
@@ -19,6 +20,7 @@ export const createKeyRoute = defineRoute({
   async handle(c, { service, bodyLimit, maxDepth }) {
     const body = await jsonObjectBody(c, bodyLimit, maxDepth);
     const { key, secret } = service.generate(c.get('caller'), body);
+    noStore(c);
     return c.json({ ...key, object: 'api_key', secret_key: secret }, 201);
   },
 });

@@ -1,4 +1,5 @@
 import { queryInput } from '../query.js';
+import { noStore } from '../middleware/security-headers.js';
 import { defineRoute } from '../route.js';
 import { NewKeyQuery, NewKeyResponse } from '../schemas.js';
 
@@ -20,6 +21,7 @@ export const newKeyRoute = defineRoute({
   handle(c, { service }) {
     const { name = DEFAULT_NAME, ...rest } = queryInput(c);
     const { key, secret } = service.generate(c.get('caller'), { name, ...rest });
+    noStore(c);
     return c.json({ publicKey: secret, message: 'API key generated successfully', key }, 200);
   },
 });

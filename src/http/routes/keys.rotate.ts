@@ -1,5 +1,6 @@
 import { RotatedKey } from '../../core/schemas.js';
 import { jsonObjectBody } from '../body.js';
+import { noStore } from '../middleware/security-headers.js';
 import { defineRoute } from '../route.js';
 import { RotateKeyBody } from '../schemas.js';
 
@@ -18,6 +19,8 @@ export const rotateKeyRoute = defineRoute({
   response: RotatedKey,
   async handle(c, { service, bodyLimit, maxDepth }) {
     const body = await jsonObjectBody(c, bodyLimit, maxDepth, true);
-    return c.json(service.rotate(c.get('caller'), { ...body, id: c.req.param('id') }), 200);
+    const rotated = service.rotate(c.get('caller'), { ...body, id: c.req.param('id') });
+    noStore(c);
+    return c.json(rotated, 200);
   },
 });
