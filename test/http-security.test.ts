@@ -1,11 +1,50 @@
 import { describe, expect, it } from 'vitest';
-import { type AppWorld, appWorld, errorOf } from './helpers/http-app.js';
+import { type AppWorld, appWorld, errorOf, makeKey } from './helpers/http-app.js';
 
 /** What the HTTP app writes down or sends back about secrets, and the headers that keep responses out of caches and sniffers. */
 
 function logText(w: AppWorld): string {
   return JSON.stringify(w.logs);
 }
+
+describe('what a leaked key can still do, over REST and MCP', () => {
+  it('a key in its rotation grace period reads its successor but cannot rotate, revoke or disable it', async () => {
+    const w = appWorld({ plan: 'pro' });
+    const admin = w.tenant.adminSecret;
+    const leaked = await makeKey(w, { name: 'CI', permissions: ['keys:read', 'keys:write'] });
+    const rotated = await w.ask('POST', `/v1/keys/${leaked.id}/rotate`, { key: admin, body: { grace_period_seconds: 3600 } });
+    const successor = (rotated.json as { key: { id: string } }).key.id;
+    const seen = await w.ask('GET', `/v1/keys/${leaked.id}`, { key: leaked.secret });
+    expect(seen.json).toMatchObject({ rotated_to: successor });
+    const attempts = [
+      await w.ask('POST', `/v1/keys/${successor}/rotate`, { key: leaked.secret, body: { grace_period_seconds: 0 } }),
+      await w.ask('DELETE', `/v1/keys/${successor}`, { key: leaked.secret }),
+      await w.ask('PATCH', `/v1/keys/${successor}`, { key: leaked.secret, body: { enabled: false } }),
+      await w.ask('GET', '/v1/keys/new', { key: leaked.secret }),
+    ];
+    for (const answer of attempts) {
+      expect(answer.status).toBe(403);
+      expect(errorOf(answer)).toMatchObject({ type: 'INSUFFICIENT_PERMISSIONS', details: { reason: 'key_rotated' } });
+    }
+    const viaMcp = await w.rpc('/mcp', leaked.secret, 'tools/call', { name: 'rotate_key', arguments: { id: successor, grace_period_seconds: 0 } });
+    expect(viaMcp.text).toContain('INSUFFICIENT_PERMISSIONS');
+    expect(viaMcp.text).not.toMatch(/pk_live_/);
+    expect((await w.ask('GET', `/v1/keys/${successor}`, { key: admin })).json).toMatchObject({ is_revoked: false, enabled: true, rotated_to: null });
+  });
+
+  it('a test key cannot disable or revoke the live admin key', async () => {
+    const w = appWorld({ plan: 'pro' });
+    const tester = await makeKey(w, { name: 'CI', environment: 'test', permissions: ['admin'] });
+    for (const answer of [
+      await w.ask('PATCH', `/v1/keys/${w.tenant.adminId}`, { key: tester.secret, body: { enabled: false } }),
+      await w.ask('DELETE', `/v1/keys/${w.tenant.adminId}`, { key: tester.secret }),
+    ]) {
+      expect(answer.status).toBe(403);
+      expect(errorOf(answer).type).toBe('INSUFFICIENT_PERMISSIONS');
+    }
+    expect((await w.ask('GET', '/v1/me', { key: w.tenant.adminSecret })).status).toBe(200);
+  });
+});
 
 describe('secrets in request paths', () => {
   it('never writes a key from the path to the access log or a 404 body, however the path is spelled', async () => {

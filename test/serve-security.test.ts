@@ -55,6 +55,36 @@ describe('DISPERSL_SECRET_KEY', () => {
   });
 });
 
+describe("a key's restrictions over a real server", () => {
+  it('are inherited by the keys it creates, and a request for more answers 400 naming the field', async () => {
+    const admin = await init(box(), ['--plan', 'pro']);
+    const server = await serve(box());
+    const restricted = await rest(server.url, 'POST', '/v1/api-keys', {
+      key: admin.secret,
+      body: { name: 'limited', permissions: ['admin'], expires_in_seconds: 600, allowed_ips: ['127.0.0.1'], rate_limit: { max: 50, window_ms: 60_000 } },
+    });
+    const secret = (restricted.json as { secret_key: string; expires_at: string }).secret_key;
+    const expiresAt = (restricted.json as { expires_at: string }).expires_at;
+    const child = await rest(server.url, 'POST', '/v1/api-keys', { key: secret, body: { name: 'child' } });
+    expect(child.status).toBe(201);
+    expect(child.json).toMatchObject({ expires_at: expiresAt, allowed_ips: ['127.0.0.1'], rate_limit: { max: 50, window_ms: 60_000 } });
+    const viaNew = await rest(server.url, 'GET', '/v1/keys/new', { key: secret });
+    expect((viaNew.json as { key: unknown }).key).toMatchObject({ expires_at: expiresAt, allowed_ips: ['127.0.0.1'] });
+    for (const [body, field] of [
+      [{ name: 'x', allowed_ips: [] }, 'allowed_ips'],
+      [{ name: 'x', expires_in_seconds: 86_400 }, 'expires_in_seconds'],
+      [{ name: 'x', rate_limit: { max: 1_000, window_ms: 60_000 } }, 'rate_limit'],
+    ] as const) {
+      const refused = await rest(server.url, 'POST', '/v1/api-keys', { key: secret, body });
+      expect(refused.status).toBe(400);
+      expect((refused.json as { error: { type: string; details: { issues: Array<{ path: string }> } } }).error).toMatchObject({
+        type: 'INVALID_REQUEST',
+        details: { issues: [{ path: field }] },
+      });
+    }
+  });
+});
+
 describe('binding and connections', () => {
   const warnings = (stderr: string) => stderr.split('\n').filter((line) => line.includes('"level":"warn"'));
 
