@@ -77,7 +77,7 @@ function secretKey(value: string | undefined): Buffer | undefined {
   const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : undefined;
   if (bytes === undefined || bytes.length !== 32) {
     const got = bytes === undefined ? 'it is not base64' : `it decodes to ${bytes.length} bytes`;
-    throw new UsageError(`DISPERSL_SECRET_KEY must be 32 bytes in base64, e.g. from 'openssl rand -base64 32' (${got})`);
+    throw new UsageError(`DISPERSL_SECRET_KEY must be 32 bytes in base64, as printed by 'openssl rand -base64 32' (${got})`);
   }
   return bytes;
 }
