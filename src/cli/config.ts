@@ -16,9 +16,13 @@ export interface Config {
   dbFromEnv: boolean;
   /** serve: the origin clients reach it at (DISPERSL_PUBLIC_URL); the OAuth issuer. Default: http://<host>:<port>. */
   publicUrl?: string | undefined;
+  /** serve: DISPERSL_SECRET_KEY, 32 bytes that encrypt the OAuth signing secrets at rest; undefined keeps them plain. */
+  secretKey?: Buffer | undefined;
   readOnly: boolean;
   host: string;
   port: number;
+  /** serve: open connections one client address may hold at once. */
+  maxConnections: number;
   logLevel: LogLevel;
 }
 
@@ -59,6 +63,25 @@ function timeoutMs(value: string | undefined): number {
   return ms;
 }
 
+/** serve's per-address cap on open connections (--max-connections, DISPERSL_MAX_CONNECTIONS). */
+export function parseMaxConnections(value: string, source: string): number {
+  const n = /^\d{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(n >= 1 && n <= 1_000_000)) throw new UsageError(`${source} must be a whole number from 1 to 1000000, got '${value}'`);
+  return n;
+}
+
+/** 32 bytes in base64 (or base64url), as `openssl rand -base64 32` prints them. The value is never echoed. */
+function secretKey(value: string | undefined): Buffer | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  if (bytes === undefined || bytes.length !== 32) {
+    const got = bytes === undefined ? 'it is not base64' : `it decodes to ${bytes.length} bytes`;
+    throw new UsageError(`DISPERSL_SECRET_KEY must be 32 bytes in base64, as printed by 'openssl rand -base64 32' (${got})`);
+  }
+  return bytes;
+}
+
 /** Where a client on this machine reaches a server bound to host:port (a wildcard bind is reached on loopback). */
 export function localUrl(host: string, port: number): string {
   const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
@@ -79,9 +102,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     dbPath: env.DISPERSL_DB?.trim() || join(homedir(), '.dispersl', 'dispersl.db'),
     dbFromEnv: Boolean(env.DISPERSL_DB?.trim()),
     publicUrl: publicUrl(env.DISPERSL_PUBLIC_URL),
+    secretKey: secretKey(env.DISPERSL_SECRET_KEY),
     readOnly: flag(env.DISPERSL_READ_ONLY),
     host: env.DISPERSL_HOST?.trim() || '127.0.0.1',
     port: env.DISPERSL_PORT ? parsePort(env.DISPERSL_PORT.trim(), 'DISPERSL_PORT') : 8787,
+    maxConnections: env.DISPERSL_MAX_CONNECTIONS?.trim() ? parseMaxConnections(env.DISPERSL_MAX_CONNECTIONS, 'DISPERSL_MAX_CONNECTIONS') : 256,
     logLevel,
   };
 }

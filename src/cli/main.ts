@@ -2,14 +2,15 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../core/log.js';
 import { PLANS, type Plan } from '../core/model.js';
-import { type Config, UsageError, configFromEnv, parsePort } from './config.js';
+import { nameProblem } from '../core/names.js';
+import { type Config, UsageError, configFromEnv, parseMaxConnections, parsePort } from './config.js';
 import { VERSION } from './version.js';
 
 const HELP = `dispersl-mcp ${VERSION}: API keys for Dispersl, over MCP (stdio, Streamable HTTP) and a REST API
 
 Usage:
   dispersl-mcp [stdio] [--read-only]     MCP over stdio; the caller is DISPERSL_API_KEY (default)
-  dispersl-mcp serve [--host H] [--port P] [--read-only]
+  dispersl-mcp serve [--host H] [--port P] [--max-connections N] [--read-only]
                                          REST API (/v1) and MCP over HTTP (/mcp, /ot/<key>)
   dispersl-mcp init [--org NAME] [--plan free|pro|enterprise]
                     [--requests-per-hour N] [--max-concurrency N]
@@ -17,6 +18,7 @@ Usage:
 
 Options:
   --read-only        hide and refuse the write tools (also DISPERSL_READ_ONLY=1)
+  --max-connections N  serve: open connections one client address may hold (default 256)
   -h, --help         show this help
   -v, --version      show the version
 
@@ -26,7 +28,9 @@ Environment:
   DISPERSL_TIMEOUT_MS  remote mode: how long one call may take (default 10000)
   DISPERSL_DB        database file (default ~/.dispersl/dispersl.db)
   DISPERSL_HOST, DISPERSL_PORT   serve's bind address (default 127.0.0.1:8787)
+  DISPERSL_MAX_CONNECTIONS  serve: as --max-connections
   DISPERSL_PUBLIC_URL  serve: the origin clients reach it at (OAuth issuer; default http://<host>:<port>)
+  DISPERSL_SECRET_KEY  serve: 32 bytes, base64, that encrypt the OAuth signing secrets in the database
   DISPERSL_LOG_LEVEL debug | info | warn | error | silent (logs go to stderr)
 `;
 
@@ -53,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
       ...(command !== 'init' && { 'read-only': { type: 'boolean' } }),
-      ...(command === 'serve' && { host: { type: 'string' }, port: { type: 'string' } }),
+      ...(command === 'serve' && { host: { type: 'string' }, port: { type: 'string' }, 'max-connections': { type: 'string' } }),
       ...(command === 'init' && {
         org: { type: 'string' },
         plan: { type: 'string' },
@@ -84,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       if (typeof values.host === 'string') config.host = values.host;
       if (typeof values.port === 'string') config.port = parsePort(values.port, '--port');
+      const maxConnections = values['max-connections'];
+      if (typeof maxConnections === 'string') config.maxConnections = parseMaxConnections(maxConnections, '--max-connections');
       const { runServe } = await import('./serve.js');
       await runServe(config, logger);
       return -1;
@@ -98,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
       }
       const org = typeof values.org === 'string' ? values.org.trim() : 'My organization';
       if (org.length < 1 || org.length > 100) throw new UsageError('--org must be 1 to 100 characters');
+      const problem = nameProblem(org);
+      if (problem !== undefined) throw new UsageError(`--org ${problem}`);
       const { runInit } = await import('./init.js');
       await runInit(config, { org, plan, requestsPerHour, maxConcurrency }, (text) => process.stdout.write(text));
       return 0;

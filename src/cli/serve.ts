@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import { isLoopbackName } from '../http/origin.js';
 import { type Config, localUrl } from './config.js';
 import { type CreatedOrganization, announceKey } from './init.js';
 import { VERSION } from './version.js';
@@ -18,16 +19,31 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;
-  const local = await openLocal(config.dbPath, { accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
+  const local = await openLocal(config.dbPath, {
+    accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl, encryptionKey: config.secretKey })),
+  });
   const oauth = tokens && { tokens, authenticate: local.gate.peek.bind(local.gate) };
   let server;
   let created: CreatedOrganization | undefined;
   try {
+    // A missing or wrong DISPERSL_SECRET_KEY fails here, before listening, rather than at the first token.
+    await tokens?.signingKeys.prepare();
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
     await dispatcher.warm();
     const requestStates = new RequestStates(storedRequestStateStore(local.store));
-    const app = createApp({ gate: local.gate, service: local.service, dispatcher, requestStates, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
-    server = await startServer({ app, host: config.host, port: config.port, logger });
+    const app = createApp({
+      gate: local.gate,
+      service: local.service,
+      dispatcher,
+      requestStates,
+      logger,
+      version: VERSION,
+      host: config.host,
+      readOnly: config.readOnly,
+      oauth,
+      health: () => local.store.writeProblem(),
+    });
+    server = await startServer({ app, host: config.host, port: config.port, logger, maxConnectionsPerAddress: config.maxConnections });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
     // Only once the port is ours: a start that fails (port in use) must not create an organization whose key no one sees.
     // On a database with no organization yet (a fresh `npm start`), one with an admin key.
@@ -41,7 +57,19 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     const headline = `The database ${config.dbPath} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
     process.stdout.write(announceKey(headline, created, config, localUrl(config.host, server.port)));
   }
-  logger.info('dispersl-mcp serve listening', { version: VERSION, url: server.url, db: config.dbPath, read_only: config.readOnly });
+  if (!isLoopbackName(config.host)) {
+    logger.warn(
+      `serve is bound to ${config.host}, reachable from other machines: keys and tokens cross the network in plain http unless a TLS-terminating proxy is in front; use --host 127.0.0.1 to serve this machine only`,
+      { host: config.host },
+    );
+  }
+  logger.info('dispersl-mcp serve listening', {
+    version: VERSION,
+    url: server.url,
+    db: config.dbPath,
+    read_only: config.readOnly,
+    signing_secrets: config.secretKey === undefined ? 'plain' : 'encrypted',
+  });
 
   const running = server;
   await new Promise<void>((resolve) => {

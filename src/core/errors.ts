@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact.js';
+
 /** The closed set of errors the product can answer with, the same over REST and MCP. */
 export const ERROR_TYPES = [
   'MISSING_API_KEY',
@@ -75,8 +77,9 @@ export class DisperslError extends Error {
   readonly type: ErrorType;
   readonly details: ErrorDetails;
 
-  constructor(type: ErrorType, message: string = DEFAULT_MESSAGES[type], details: ErrorDetails = {}) {
-    super(message);
+  /** `cause`: what went wrong inside, for the operator's log only (never in an envelope). */
+  constructor(type: ErrorType, message: string = DEFAULT_MESSAGES[type], details: ErrorDetails = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'DisperslError';
     this.type = type;
     this.details = details;
@@ -95,9 +98,21 @@ export function isErrorType(value: unknown): value is ErrorType {
   return (ERROR_TYPES as readonly unknown[]).includes(value);
 }
 
-/** Anything that is not one of ours becomes INTERNAL_ERROR, carrying nothing internal. */
+/** Anything that is not one of ours becomes INTERNAL_ERROR, carrying nothing internal (but keeping its cause for the log). */
 export function asDisperslError(err: unknown): DisperslError {
-  return err instanceof DisperslError ? err : new DisperslError('INTERNAL_ERROR');
+  return err instanceof DisperslError ? err : new DisperslError('INTERNAL_ERROR', undefined, {}, err);
+}
+
+/**
+ * What an operator's log line says of a failure: the innermost cause's message (e.g. SQLite's
+ * "database or disk is full") and code (SQLITE_FULL), with anything shaped like a key or token redacted.
+ */
+export function causeOf(err: unknown): { error: string; code?: string } {
+  let inner = err;
+  while (inner instanceof DisperslError && inner.cause !== undefined) inner = inner.cause;
+  if (!(inner instanceof Error)) return { error: redactSecrets(String(inner)) };
+  const code = (inner as { code?: unknown }).code;
+  return { error: redactSecrets(inner.message), ...(typeof code === 'string' && { code }) };
 }
 
 export interface Issue {

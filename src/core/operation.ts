@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Caller } from './auth.js';
-import { type Permission, hasPermission } from './model.js';
+import { type Permission, PERMISSIONS, hasPermission } from './model.js';
 import { DisperslError, invalidRequest } from './errors.js';
 import { issuesOf } from './schemas.js';
 import type { KeyService } from './service.js';
@@ -50,6 +50,8 @@ export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType 
   permission: Permission | null;
   /** Changes keys: hidden from read-only MCP connections and refused by a read-only server. */
   write: boolean;
+  /** Its result holds a full token: no cache may keep the answer. */
+  secret?: boolean;
   tool: ToolSpec;
   /** The first route is the one remote mode calls. */
   rest: readonly [RestRoute<z.output<O>>, ...RestRoute<z.output<O>>[]];
@@ -71,6 +73,21 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
 export function requirePermission(caller: Caller, permission: Permission | null): void {
   if (permission !== null && !hasPermission(caller.key.permissions, permission)) {
     throw new DisperslError('INSUFFICIENT_PERMISSIONS', `This action needs the ${permission} permission`, { required: [permission] });
+  }
+  if (permission === PERMISSIONS.write) requireNotRotated(caller);
+}
+
+/**
+ * A rotated key lives on only so that its service can switch to the successor. If it was rotated
+ * because it leaked, whoever holds it must not mint, rotate or change keys (its successor included).
+ */
+function requireNotRotated(caller: Caller): void {
+  if (caller.key.rotated_to !== null) {
+    throw new DisperslError(
+      'INSUFFICIENT_PERMISSIONS',
+      'This key has been rotated and works only until its grace period ends; a rotated key cannot create, revoke, rotate or update keys. Use the key it was rotated to.',
+      { required: [PERMISSIONS.write], reason: 'key_rotated' },
+    );
   }
 }
 

@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { nameProblem } from './names.js';
 
 /** Every schema of the public contract, declared once: MCP tools, REST routes and OpenAPI all use these. */
 
-const CONTROL_CHARS = /[\p{Cc}\p{Cs}]/u;
 const PERMISSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:*/-]*$/;
 
 export const MAX_GRACE_SECONDS = 604_800;
@@ -30,7 +30,10 @@ export const KeyName = z
   .trim()
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
-  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')
+  .superRefine((s, ctx) => {
+    const problem = s === '' ? undefined : nameProblem(s);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  })
   .describe('A human name for the key, e.g. "CI (GitHub Actions)". 1–100 characters.');
 
 export const EnvironmentSchema = z

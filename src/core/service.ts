@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import type { Caller, Clock } from './auth.js';
 import { BoundedCache } from './bounded-cache.js';
+import { type CeilingPaths, type RequestedRestrictions, type Restrictions, withinCeilings } from './ceilings.js';
 import { DisperslError, invalidRequest, notFound } from './errors.js';
+import { nameProblem } from './names.js';
 import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, missingGrants } from './model.js';
 import { type Operation, execute } from './operation.js';
 import { OPERATIONS, type OperationName, type OperationResult } from './operations/index.js';
@@ -79,11 +81,18 @@ function requireCover(caller: Caller, permissions: readonly string[]): void {
   }
 }
 
-/** A test key may only come by test secrets, whether it creates a key or rotates one. */
+/** A test key acts on test keys only: it may not obtain a live secret, nor revoke, rotate or disable a live key. */
 function requireEnvironment(caller: Caller, environment: 'live' | 'test'): void {
   if (caller.key.environment === 'test' && environment === 'live') {
-    throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key can only create or rotate test keys', { required: ['live environment'] });
+    throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'A test key can only create, revoke, rotate or update test keys', { required: ['live environment'] });
   }
+}
+
+/** The restrictions of a key the caller creates or rotates, within the caller's own (INVALID_REQUEST otherwise). */
+function fitCeilings(caller: Caller, requested: RequestedRestrictions, paths?: CeilingPaths): Restrictions {
+  const result = withinCeilings(caller.key, requested, paths);
+  if (!result.ok) throw invalidRequest(result.issues);
+  return result.restrictions;
 }
 
 function encodeCursor(key: KeyRecord): string {
@@ -133,7 +142,11 @@ export class KeyService {
     requireCover(caller, permissions);
     const environment = args.environment ?? caller.key.environment;
     requireEnvironment(caller, environment);
-    const expires_at = this.expiry(args.expires_at, args.expires_in_seconds, now);
+    const { expires_at, allowed_ips, rate_limit } = fitCeilings(
+      caller,
+      { expires_at: this.expiry(args.expires_at, args.expires_in_seconds, now) ?? undefined, allowed_ips: args.allowed_ips, rate_limit: args.rate_limit },
+      { expires_at: args.expires_in_seconds !== undefined ? 'expires_in_seconds' : 'expires_at' },
+    );
     const issued = generateToken(environment, this.random);
     const key = newKeyRecord({
       id: publicId('key', this.random),
@@ -143,9 +156,9 @@ export class KeyService {
       name: args.name,
       environment,
       permissions: [...permissions],
-      allowed_ips: args.allowed_ips ?? [],
+      allowed_ips,
       expires_at,
-      rate_limit: args.rate_limit ?? null,
+      rate_limit,
       created_at: now,
       created_by: caller.key.id,
     });
@@ -164,6 +177,7 @@ export class KeyService {
     return this.store.transaction(async (tx) => {
       const key = await this.find(tx, caller, id);
       requireCover(caller, key.permissions);
+      requireEnvironment(caller, key.environment);
       // Revoking twice answers the revoked key again: the outcome the caller asked for holds.
       if (await tx.revokeKey(id, now)) await this.audit(tx, caller, id, 'revoked', {}, now);
       return toView(await this.find(tx, caller, id));
@@ -184,6 +198,8 @@ export class KeyService {
       if (old.expires_at !== null && old.expires_at <= now) {
         throw invalidRequest([{ path: 'id', message: 'the key has expired; generate a new key instead' }]);
       }
+      // The successor keeps the old key's restrictions, which must still fit within the caller's.
+      fitCeilings(caller, { expires_at: old.expires_at, allowed_ips: old.allowed_ips, rate_limit: old.rate_limit });
       const issued = generateToken(old.environment, this.random);
       const next = newKeyRecord({
         ...old,
@@ -221,6 +237,7 @@ export class KeyService {
     return this.store.transaction(async (tx) => {
       const key = await this.find(tx, caller, id);
       requireCover(caller, key.permissions);
+      requireEnvironment(caller, key.environment);
       if (key.revoked_at !== null) throw invalidRequest([{ path: 'id', message: 'the key is revoked and can no longer change' }]);
       const change = { ...(name !== undefined && { name }), ...(enabled !== undefined && { enabled }) };
       if (!(await tx.updateKey(id, { ...change, at: now }))) {
@@ -257,10 +274,13 @@ export class KeyService {
   }
 
   private async insertOrganization(tx: StoreOps, input: OrganizationInput): Promise<CreatedOrganization> {
+    const name = input.name.trim();
+    const problem = name.length < 1 || name.length > 100 ? 'must be 1 to 100 characters' : nameProblem(name);
+    if (problem !== undefined) throw invalidRequest([{ path: 'name', message: problem }]);
     const now = this.clock();
     const organization: Organization = {
       id: publicId('org', this.random),
-      name: input.name,
+      name,
       plan: input.plan,
       requests_per_hour: input.requests_per_hour ?? null,
       max_concurrency: input.max_concurrency ?? null,

@@ -13,7 +13,7 @@ export interface KeyLookup {
 export interface SigningKeyRecord {
   kid: string;
   alg: 'HS256';
-  /** The secret, base64url. */
+  /** The secret: base64url, or sealed with the operator's key (src/oauth/secret-box.ts). */
   secret: string;
   created_at: number;
   retired_at: number | null;
@@ -69,6 +69,8 @@ export interface StoreOps {
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Sets retired_at where the signing key is not retired yet. */
   retireSigningKey(kid: string, at: number): Promise<boolean>;
+  /** Replaces a signing key's stored secret where it still is `from` (sealing a plain secret at rest). */
+  replaceSigningKeySecret(kid: string, from: string, to: string): Promise<boolean>;
   /** Deletes signing keys retired before `before` (no token they signed can still be valid); answers how many. */
   pruneSigningKeys(before: number): Promise<number>;
 
@@ -97,6 +99,12 @@ export interface KeyStore extends StoreOps {
    * decision reads the persisted counters under the write lock.
    */
   chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]>;
+
+  /**
+   * Why the database cannot take a write now (a committed write that changes nothing, and room to
+   * grow), or undefined when it can: for /healthz, the cause for the operator's log.
+   */
+  writeProblem(): Promise<{ error: string; code?: string } | undefined>;
 
   close(): Promise<void>;
 }

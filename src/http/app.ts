@@ -13,6 +13,7 @@ import { bodyLimit } from './middleware/body-limit.js';
 import { handleErrors, notFound } from './middleware/errors.js';
 import { refuseWrites } from './middleware/read-only.js';
 import { requestLog } from './middleware/request-log.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { buildOpenApi } from './openapi.js';
 import { isLoopbackName } from './origin.js';
 import type { Route, RouteDeps } from './route.js';
@@ -40,6 +41,8 @@ export interface AppOptions {
   readOnly?: boolean;
   /** OAuth 2.0 client credentials (POST /oauth/token) and its discovery documents; their base URL is the tokens' issuer. */
   oauth?: ClientCredentialsDeps;
+  /** For /healthz: why the database cannot take a write now (logged), or undefined when it can. Without it, /healthz checks nothing. */
+  health?: () => Promise<{ error: string; code?: string } | undefined>;
 }
 
 const MCP_PATHS = [
@@ -48,6 +51,9 @@ const MCP_PATHS = [
   { path: '/ot/:key', keyFrom: 'path', readOnly: false },
   { path: '/ot/:key/readonly', keyFrom: 'path', readOnly: true },
 ] as const;
+
+/** Each MCP URL answers with a trailing slash too: `/mcp/readonly/` must be read-only, not a 404 a client may work around. */
+const MCP_ROUTES = MCP_PATHS.flatMap((endpoint) => [endpoint, { ...endpoint, path: `${endpoint.path}/` }]);
 
 function patternOf(path: string): RegExp {
   return new RegExp(`^${path.replace(/:\w+/g, '[^/]+')}/?$`);
@@ -76,10 +82,16 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     version,
     openapi: () => (openapi ??= buildOpenApi(routes, version)),
     oauth: options.oauth,
+    healthy: async () => {
+      const problem = await options.health?.();
+      if (problem !== undefined) logger.warn('health check failed: the database cannot be written', problem);
+      return problem === undefined;
+    },
   };
   const routes = ROUTES.filter((route) => route.enabled?.(deps) ?? true);
 
   const app = new Hono<AppEnv>();
+  app.use(securityHeaders());
   app.use(requestLog({ logger }));
   const oauth = options.oauth;
   if (oauth) app.use(resourceMetadata({ baseUrl: () => oauth.tokens.issuer }));
@@ -87,9 +99,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.notFound(notFound({ allowed: allowedMethods(routes) }));
 
   const modern = new ModernDispatcher({ dispatcher, states: options.requestStates, logger });
-  const mcpOptions = { gate, service, dispatcher, modern, clock, bodyLimit: limit, maxDepth };
+  const mcpOptions = { gate, service, dispatcher, modern, clock, bodyLimit: limit, maxDepth, logger };
   const origin = mcpOrigin({ loopbackBind: isLoopbackName(options.host ?? '127.0.0.1') });
-  for (const endpoint of MCP_PATHS) {
+  for (const endpoint of MCP_ROUTES) {
     app.post(endpoint.path, origin, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
     app.all(endpoint.path, mcpMethodNotAllowed());
   }

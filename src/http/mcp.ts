@@ -1,7 +1,9 @@
 import type { Handler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Admission, Caller, Clock, Credential, Gate } from '../core/auth.js';
-import { type DisperslError, asDisperslError } from '../core/errors.js';
+import { type DisperslError, asDisperslError, causeOf } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { redactPath } from '../core/redact.js';
 import type { KeyService } from '../core/service.js';
 import { ALL_PROTOCOL_VERSIONS, type Route, batchHasModern, classify } from '../mcp/eras.js';
 import type { ModernDispatcher } from '../mcp/modern.js';
@@ -29,6 +31,8 @@ export interface McpOptions {
   clock: Clock;
   bodyLimit: number;
   maxDepth: number;
+  /** Where a failure of our own (INTERNAL_ERROR before dispatch) is logged with its cause. */
+  logger?: Logger;
 }
 
 export interface EndpointOptions {
@@ -87,6 +91,8 @@ async function authenticate(options: McpOptions, credential: Credential, charge:
 export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: EndpointOptions): Handler<AppEnv> {
   const { dispatcher, modern, gate, service } = options;
   return async function mcp(c) {
+    // generate_key and rotate_key answer with a secret: no MCP answer may be kept by a cache.
+    c.header('Cache-Control', 'no-store');
     const version = headerOf(c, 'mcp-protocol-version');
     if (!hasJsonContentType(c)) return rpcFailure(c, 415, JSONRPC.INVALID_REQUEST, 'Unsupported Media Type: send JSON-RPC as application/json');
 
@@ -107,7 +113,9 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
     } catch (err) {
       const start = startOf(credential.token);
       if (start !== undefined) c.set('keyStart', start);
-      return failure(c, asDisperslError(err));
+      const error = asDisperslError(err);
+      if (error.type === 'INTERNAL_ERROR') options.logger?.error('request failed', { request_id: c.get('requestId'), path: redactPath(c.req.path), ...causeOf(err) });
+      return failure(c, error);
     }
     const caller = (auth.admitted?.caller ?? auth.known)!;
     c.set('keyStart', caller.key.start);

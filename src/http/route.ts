@@ -12,6 +12,8 @@ export interface RouteDeps {
   openapi(): Record<string, unknown>;
   /** OAuth 2.0 client credentials and its discovery documents, when the server offers them. */
   oauth?: ClientCredentialsDeps | undefined;
+  /** Whether the database takes a write now (for /healthz). */
+  healthy(): Promise<boolean>;
 }
 
 /** One HTTP route: what OpenAPI says of it, and its handler. Every surface of the app is one of these but the MCP endpoints. */

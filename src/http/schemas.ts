@@ -12,7 +12,11 @@ import {
   Whoami,
 } from '../core/schemas.js';
 
-export const Health = z.object({ status: z.literal('ok'), version: z.string() });
+export const Health = z.object({
+  status: z.enum(['ok', 'unavailable']).describe('unavailable (with HTTP 503) when the database cannot be written.'),
+  version: z.string(),
+  reason: z.string().optional().describe('Why the server is unavailable.'),
+});
 
 export const TokenRequestForm = z.object({
   grant_type: z.literal('client_credentials'),

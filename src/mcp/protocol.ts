@@ -1,6 +1,8 @@
 import type { KeyApi } from '../core/api.js';
 import type { Logger } from '../core/log.js';
 import { canWrite } from '../core/model.js';
+import { causeOf } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 import { SNAPSHOT, type ToolDescription } from './snapshot.js';
 
 /**
@@ -144,7 +146,7 @@ export class McpDispatcher {
       return { jsonrpc: '2.0', id, result: await this.dispatch(method, params ?? {}, context) };
     } catch (err) {
       if (err instanceof RpcError) return rpcError(id, err.code, err.message);
-      this.options.logger.error('mcp request failed', { method, error: String(err) });
+      this.options.logger.error('mcp request failed', { method: redactSecrets(method.slice(0, 100)), ...causeOf(err) });
       return rpcError(id, JSONRPC.INTERNAL_ERROR, 'Internal error');
     }
   }

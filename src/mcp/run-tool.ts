@@ -1,5 +1,5 @@
 import type { KeyApi } from '../core/api.js';
-import { asDisperslError } from '../core/errors.js';
+import { asDisperslError, causeOf } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ToolResult, ToolRunner } from './protocol.js';
 import { TOOLS } from './tool.js';
@@ -23,7 +23,7 @@ export function createToolRunner({ logger, missingKeyHint }: RunnerOptions): Too
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (err) {
       const error = asDisperslError(err);
-      if (error.type === 'INTERNAL_ERROR') logger.error('tool call failed', { tool: name, error: String(err) });
+      if (error.type === 'INTERNAL_ERROR') logger.error('tool call failed', { tool: name, ...causeOf(err) });
       else logger.info('tool call', { tool: name, outcome: error.type, ms: Math.round(performance.now() - started) });
       const envelope = error.toEnvelope();
       if (error.type === 'MISSING_API_KEY' && missingKeyHint) envelope.error.details = { ...envelope.error.details, hint: missingKeyHint };

@@ -219,6 +219,53 @@ describe('Gate with access tokens', () => {
   });
 });
 
+describe('AccessTokens: the lifetime rules', () => {
+  /** A token signed with the secret as stored in the database: what someone who read the file can make. */
+  async function forge(s: Setup, iat: number, exp: number): Promise<string> {
+    const kid = decodeProtectedHeader(await adminToken(s)).kid!;
+    const stored = (await s.w.store.listSigningKeys()).find((k) => k.kid === kid)!;
+    return new SignJWT({ scope: 'admin', client_id: s.w.tenant.adminId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid })
+      .setIssuer(BASE)
+      .setAudience(BASE)
+      .setSubject(s.w.tenant.adminId)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti('forged')
+      .sign(Buffer.from(stored.secret, 'base64url'));
+  }
+
+  it('refuses a token with the right signature that lives longer than an hour or was issued in the future', async () => {
+    const s = await setup();
+    const now = Math.floor(s.w.clock.now / 1000);
+    const tenYears = 10 * 365 * 86_400;
+    const outside = [
+      await forge(s, now, now + tenYears),
+      await forge(s, now - 10, now + TOKEN_LIFETIME_SECONDS),
+      await forge(s, now + 3_600, now + 3_600 + 60),
+      await forge(s, now + 61, now + 120),
+    ];
+    for (const token of outside) {
+      const error = await rejectionOf(s.gate.admit(credential(token)));
+      expect(error.type).toBe('INVALID_API_KEY');
+      // Refused the second time too: nothing was remembered.
+      expect((await rejectionOf(s.gate.admit(credential(token)))).type).toBe('INVALID_API_KEY');
+    }
+    for (const token of [await forge(s, now - 600, now - 600 + TOKEN_LIFETIME_SECONDS), await forge(s, now + 60, now + 120)]) {
+      (await s.gate.admit(credential(token))).release();
+    }
+  });
+
+  it('checks the lifetime rules on every use of a remembered token, not only the first', async () => {
+    const s = await setup();
+    const token = await adminToken(s);
+    (await s.gate.admit(credential(token))).release();
+    // Another clock (a process whose clock is behind) sees the same token as issued in the future.
+    s.w.clock.now -= 61_000;
+    expect((await rejectionOf(s.gate.admit(credential(token)))).type).toBe('INVALID_API_KEY');
+  });
+});
+
 describe('Signing key rotation', () => {
   it('keeps tokens signed by the previous key valid until they expire, and signs new ones with the new key', async () => {
     const s = await setup();

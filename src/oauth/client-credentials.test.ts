@@ -138,6 +138,28 @@ describe('clientCredentials', () => {
     expect(decodeJwt(issued.access_token).aud).toBe(`${BASE}/mcp`);
   });
 
+  it('answers invalid_target for a resource holding a key or a token, however the path spells it', async () => {
+    const s = await setup();
+    const key = s.w.tenant.adminSecret;
+    const jwt = (await clientCredentials(s.request({}), '127.0.0.1', s.deps)).access_token;
+    const resources = [
+      `${BASE}/ot/${key}`,
+      `${BASE}/OT/${key}`,
+      `${BASE}//ot/${key}`,
+      `${BASE}/ot//${key}`,
+      `${BASE}/Ot/${key}/readonly`,
+      `${BASE}/v1/keys/${key}`,
+      `${BASE}/mcp/${key.replace('pk_live_', 'PK_LIVE_')}`,
+      `${BASE}/mcp/${key.replace('pk_', '%70k%5F')}`,
+      `${BASE}/mcp/${jwt}`,
+    ];
+    for (const resource of resources) {
+      const error = await oauthErrorOf(clientCredentials(s.request({ resource }), '127.0.0.1', s.deps));
+      expect(error.code, resource).toBe('invalid_target');
+      expect(error.description).not.toContain(key);
+    }
+  });
+
   it('charges nothing for issuing', async () => {
     const s = await setup();
     const before = (await s.w.callerOf(s.w.tenant.adminSecret)).window.remaining;

@@ -42,7 +42,7 @@ export async function clientCredentials(request: TokenRequest, ip: string, deps:
 
   const scopes = scopesOf(request.scope, caller.key.permissions);
   const audience = deps.tokens.audienceFor(request.resource);
-  if (audience === undefined) throw new OAuthError('invalid_target', 'resource must be this server or a path on it, without query or fragment');
+  if (audience === undefined) throw new OAuthError('invalid_target', 'resource must be this server or a path on it, without query, fragment, key or token');
   return deps.tokens.issue(caller.key, scopes, audience);
 }
 

@@ -2,6 +2,7 @@ import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/auth.js';
 import type { KeyStore, SigningKeyRecord, StoreOps } from '../core/store.js';
 import { type RandomSource, randomBase62 } from '../core/tokens.js';
+import { isSealed, openSecret, sealSecret } from './secret-box.js';
 
 export interface SigningKey {
   kid: string;
@@ -12,6 +13,11 @@ export interface SigningKey {
 }
 
 export interface SigningKeysOptions {
+  /**
+   * DISPERSL_SECRET_KEY (32 bytes): secrets are then stored sealed with it (AES-256-GCM), and prepare()
+   * seals those still stored plain. Without it secrets are stored plain, as base64url.
+   */
+  encryptionKey?: Buffer | undefined;
   clock?: Clock;
   random?: RandomSource;
   /** How long a token lives: a retired key keeps verifying for this long after it stopped signing. */
@@ -24,8 +30,9 @@ export interface SigningKeysOptions {
 const RELOAD_AFTER_MS = 60_000;
 export const DEFAULT_SIGNING_KEY_MAX_AGE_MS = 30 * 24 * 3_600_000;
 
-function load(record: SigningKeyRecord): SigningKey {
-  return { kid: record.kid, secret: createSecretKey(Buffer.from(record.secret, 'base64url')), created_at: record.created_at, retired_at: record.retired_at };
+/** Throws SigningSecretError when the secret is sealed and the key is missing or wrong. */
+function load(record: SigningKeyRecord, encryptionKey: Buffer | undefined): SigningKey {
+  return { kid: record.kid, secret: createSecretKey(openSecret(record.secret, encryptionKey, record.kid)), created_at: record.created_at, retired_at: record.retired_at };
 }
 
 /**
@@ -47,6 +54,24 @@ export class SigningKeys {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? randomBytes;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_SIGNING_KEY_MAX_AGE_MS;
+  }
+
+  /**
+   * Reads every stored secret once, so that a missing or wrong DISPERSL_SECRET_KEY fails at start-up,
+   * clearly (SigningSecretError), rather than at the first token; with a key, seals the secrets still
+   * stored plain (a database from before the key was set). Each is rewritten only where it is still
+   * the plain value read, so processes starting together cannot overwrite one another.
+   */
+  async prepare(): Promise<void> {
+    const key = this.options.encryptionKey;
+    for (const record of await this.store.listSigningKeys()) {
+      const secret = openSecret(record.secret, key, record.kid);
+      if (key !== undefined && !isSealed(record.secret)) {
+        await this.store.replaceSigningKeySecret(record.kid, record.secret, sealSecret(secret, key, record.kid, this.random));
+      }
+    }
+    this.byKid.clear();
+    this.loadedAt = Number.NEGATIVE_INFINITY;
   }
 
   /** The key to sign with. Read from the store each time (issuing is rare), so no process signs with a key another retired. */
@@ -83,10 +108,13 @@ export class SigningKeys {
     if (current) await tx.retireSigningKey(current.kid, now);
     // Keys retired longer ago than a token lives can no longer verify anything.
     await tx.pruneSigningKeys(now - this.options.tokenLifetimeMs);
+    const kid = `sk_${randomBase62(20, this.random)}`;
+    const secret = this.random(32);
+    const key = this.options.encryptionKey;
     const record: SigningKeyRecord = {
-      kid: `sk_${randomBase62(20, this.random)}`,
+      kid,
       alg: 'HS256',
-      secret: this.random(32).toString('base64url'),
+      secret: key === undefined ? secret.toString('base64url') : sealSecret(secret, key, kid, this.random),
       created_at: now,
       retired_at: null,
     };
@@ -101,7 +129,7 @@ export class SigningKeys {
     for (const record of await this.store.listSigningKeys()) {
       const known = this.byKid.get(record.kid);
       // Keep the loaded KeyObject, so jose's per-object CryptoKey cache stays warm.
-      next.set(record.kid, known ? { ...known, retired_at: record.retired_at } : load(record));
+      next.set(record.kid, known ? { ...known, retired_at: record.retired_at } : load(record, this.options.encryptionKey));
     }
     this.byKid = next;
     this.loadedAt = now;
@@ -110,7 +138,7 @@ export class SigningKeys {
   private remember(record: SigningKeyRecord): SigningKey {
     const known = this.byKid.get(record.kid);
     if (known) return known;
-    const key = load(record);
+    const key = load(record, this.options.encryptionKey);
     this.byKid.set(record.kid, key);
     return key;
   }

@@ -1,8 +1,9 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
 import { BoundedCache } from '../core/bounded-cache.js';
+import { causeOf } from '../core/errors.js';
 import type { BatchDecision, KeyLookup, KeyRef, KeyStore, ListOptions, SigningKeyRecord, StoreOps } from '../core/store.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
@@ -211,6 +212,13 @@ function prepareFile(path: string): void {
   }
 }
 
+/**
+ * Less free space than this on the database's file system counts as full. A write that failed for lack
+ * of space leaves WAL room a one-page probe can still use, so the probe alone would report a full
+ * disk as writable; a key's insert needs a few pages, this allows several.
+ */
+const MIN_FREE_BYTES = 64 * 1024;
+
 /** How long opening may keep retrying while other processes open or migrate the same file. */
 const OPEN_RETRY_MS = 10_000;
 
@@ -282,6 +290,8 @@ function prepareStatements(db: Database.Database) {
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     lastUsed: db.prepare('SELECT key_id, last_used_at FROM usage WHERE key_id IN (SELECT value FROM json_each(?))').raw(true),
     keyChanges: db.prepare('SELECT n FROM key_changes WHERE id = 1').pluck(),
+    // A write that changes nothing: rewrites one row without moving the count listed pages are kept by.
+    probeWrite: db.prepare('UPDATE key_changes SET n = n WHERE id = 1'),
     insertKey: db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
         revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
       VALUES (@id, @org_id, @hash, @start, @name, @environment, @permissions, @allowed_ips, @expires_at, @enabled,
@@ -301,6 +311,7 @@ function prepareStatements(db: Database.Database) {
     listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
     insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
     retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
+    replaceSigningKeySecret: db.prepare('UPDATE signing_keys SET secret = @to WHERE kid = @kid AND secret = @from'),
     pruneSigningKeys: db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?'),
     insertServerSecret: db.prepare('INSERT OR IGNORE INTO server_secrets (name, secret, created_at) VALUES (?, ?, ?)'),
     serverSecret: db.prepare('SELECT secret FROM server_secrets WHERE name = ?').pluck(),
@@ -426,6 +437,10 @@ class SqliteOps implements StoreOps {
     return this.statements.retireSigningKey.run({ kid, at }).changes === 1;
   }
 
+  async replaceSigningKeySecret(kid: string, from: string, to: string): Promise<boolean> {
+    return this.statements.replaceSigningKeySecret.run({ kid, from, to }).changes === 1;
+  }
+
   async pruneSigningKeys(before: number): Promise<number> {
     return this.statements.pruneSigningKeys.run(before).changes;
   }
@@ -444,7 +459,7 @@ class SqliteOps implements StoreOps {
 
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
-  'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'pruneSigningKeys', 'serverSecret',
+  'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'replaceSigningKeySecret', 'pruneSigningKeys', 'serverSecret',
   'useRequestState',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
@@ -461,6 +476,8 @@ export class SqliteStore implements KeyStore {
   private readonly ops: SqliteOps;
   /** Settles when the open transaction ends; undefined when none is open. */
   private open: Promise<unknown> | undefined;
+  /** One gate flush as one write transaction, built once (better-sqlite3's transaction functions are costly to make). */
+  private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<unknown>, at: number) => unknown[]>;
 
   declare insertOrganization: StoreOps['insertOrganization'];
   declare getOrganization: StoreOps['getOrganization'];
@@ -477,17 +494,29 @@ export class SqliteStore implements KeyStore {
   declare listSigningKeys: StoreOps['listSigningKeys'];
   declare insertSigningKey: StoreOps['insertSigningKey'];
   declare retireSigningKey: StoreOps['retireSigningKey'];
+  declare replaceSigningKeySecret: StoreOps['replaceSigningKeySecret'];
   declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
   declare serverSecret: StoreOps['serverSecret'];
   declare useRequestState: StoreOps['useRequestState'];
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     if (path !== ':memory:') prepareFile(path);
     this.db = openDatabase(path);
     const statements = prepareStatements(this.db);
     const columns = statements.lookup.columns().map((c) => c.name);
     if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
     this.ops = new SqliteOps(this.db, statements);
+    this.charge = this.db.transaction((refs, decide, at) => {
+      const seen = new Map<string, KeyLookup | undefined>();
+      const found = refs.map((ref) => {
+        const cacheKey = 'hash' in ref ? `h:${ref.hash}` : `i:${ref.id}`;
+        if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
+        return seen.get(cacheKey);
+      });
+      const { results, usage } = decide(found);
+      for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, at);
+      return results;
+    });
     for (const name of OPS_METHODS) {
       const method = this.ops[name] as (...args: unknown[]) => Promise<unknown>;
       (this as Record<string, unknown>)[name] = (...args: unknown[]) => this.whenFree(() => method.apply(this.ops, args));
@@ -527,20 +556,19 @@ export class SqliteStore implements KeyStore {
   }
 
   chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]> {
-    return this.whenFree(async () => {
-      const run = this.db.transaction(() => {
-        const seen = new Map<string, KeyLookup | undefined>();
-        const found = refs.map((ref) => {
-          const cacheKey = 'hash' in ref ? `h:${ref.hash}` : `i:${ref.id}`;
-          if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
-          return seen.get(cacheKey);
-        });
-        const { results, usage } = decide(found);
-        for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, at);
-        return results;
-      });
-      return run.immediate();
-    });
+    return this.whenFree(async () => this.charge.immediate(refs, decide as (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<unknown>, at) as T[]);
+  }
+
+  async writeProblem(): Promise<{ error: string; code?: string } | undefined> {
+    try {
+      await this.whenFree(async () => void this.db.transaction(() => this.ops.statements.probeWrite.run()).immediate());
+      if (this.path === ':memory:') return undefined;
+      const { bavail, bsize } = statfsSync(dirname(this.path));
+      if (bavail * bsize < MIN_FREE_BYTES) return { error: `less than ${MIN_FREE_BYTES / 1024} KiB free beside the database`, code: 'ENOSPC' };
+      return undefined;
+    } catch (err) {
+      return causeOf(err);
+    }
   }
 
   async close(): Promise<void> {

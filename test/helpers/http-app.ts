@@ -81,6 +81,7 @@ export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readO
     bodyLimit: setup.bodyLimit,
     maxDepth: setup.maxDepth,
     host: setup.host,
+    health: () => world.store.writeProblem(),
   });
   const ask = async (method: string, path: string, { key, headers = {}, body }: Ask = {}): Promise<Answer> => {
     const sent: Record<string, string> = { ...headers };

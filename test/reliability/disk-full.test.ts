@@ -9,8 +9,8 @@ import { ServeProcess, cliEnv, initDb, rest } from '../helpers/reliability-proc.
 
 /**
  * The disk fills up under a running server (a small tmpfs, filled with a ballast file): writes
- * fail with the contract's INTERNAL_ERROR and nothing internal, the server stays up, answers
- * health checks, loses none of the keys it confirmed, and works again as soon as space is freed —
+ * fail with the contract's INTERNAL_ERROR and nothing internal, the server stays up, says so to
+ * health checks (503), loses none of the keys it confirmed, and works again as soon as space is freed —
  * without a restart. Needs a tmpfs mount (root on Linux); elsewhere the test is skipped.
  */
 
@@ -69,11 +69,17 @@ describe.runIf(mounted !== undefined)('a disk that fills up under a running serv
     expect(confirmed.length).toBeGreaterThan(0);
     expect(failure!.status).toBe(500);
     expect((failure!.json as { error: { type: string; message: string } }).error).toMatchObject({ type: 'INTERNAL_ERROR', message: 'Internal error' });
-    expect((await rest(base, 'GET', '/healthz', undefined)).status).toBe(200);
+    // A health check tells a load balancer what clients would find: this server cannot write.
+    const health = await rest(base, 'GET', '/healthz', undefined);
+    expect(health.status).toBe(503);
+    expect(health.json).toMatchObject({ status: 'unavailable' });
     // The client learns nothing internal; the operator's log says what happened.
-    expect(server.stderr).toMatch(/"level":"error","msg":"request failed".*"error":"database or disk is full"/);
+    expect(server.stderr).toMatch(/"level":"error","msg":"request failed".*"error":"database or disk is full","code":"SQLITE_FULL"/);
+    // Every failure names its cause, whichever write failed (the quota's or the key's).
+    expect(server.stderr).not.toMatch(/"error":"Internal error"/);
 
     rmSync(ballast);
+    expect((await rest(base, 'GET', '/healthz', undefined)).status).toBe(200);
     const after = await rest(base, 'POST', '/v1/api-keys', admin, { name: 'after the disk was freed' });
     expect(after.status).toBe(201);
     expect((await rest(base, 'GET', '/v1/me', (after.json as { secret_key: string }).secret_key)).status).toBe(200);

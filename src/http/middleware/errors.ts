@@ -1,9 +1,9 @@
 import type { ErrorHandler, NotFoundHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DisperslError, asDisperslError } from '../../core/errors.js';
+import { DisperslError, asDisperslError, causeOf } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { AppContext, AppEnv } from '../env.js';
-import { redactPath } from '../redact.js';
+import { redactPath } from '../../core/redact.js';
 
 /** RFC 6750: no error code when no credential was sent, invalid_token for a credential that failed. */
 export function wwwAuthenticate(error: DisperslError): string {
@@ -25,7 +25,7 @@ export const handleErrors = ({ logger }: { logger: Logger }): ErrorHandler<AppEn
   function handleErrors(err, c) {
     const error = asDisperslError(err);
     if (error.type === 'INTERNAL_ERROR') {
-      logger.error('request failed', { request_id: c.get('requestId'), path: redactPath(c.req.path), error: err instanceof Error ? err.message : String(err) });
+      logger.error('request failed', { request_id: c.get('requestId'), path: redactPath(c.req.path), ...causeOf(err) });
     }
     return errorResponse(c, error);
   };

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../core/log.js';
 import { type AppEnv, headerOf } from '../env.js';
-import { redactPath } from '../redact.js';
+import { containsSecret, redactPath } from '../../core/redact.js';
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -16,14 +16,15 @@ function nextId(): string {
 
 /**
  * Gives each request an id (the client's X-Request-ID when it is a plain token, else a new one),
- * echoes it back, and writes one JSON access-log line per request: method, path (with /ot/<key>
- * redacted), status, duration, the key's `start` when one was recognised, and the request id.
+ * echoes it back, and writes one JSON access-log line per request: method, path (with /ot/<key> and
+ * anything shaped like a key or token redacted), status, duration, the key's `start` when one was recognised, and the request id.
  */
 export const requestLog = ({ logger }: { logger: Logger }): MiddlewareHandler<AppEnv> =>
   async function requestLog(c, next) {
     const started = performance.now();
     const given = headerOf(c, 'x-request-id');
-    const requestId = given !== undefined && CLIENT_ID.test(given) ? given : nextId();
+    // A key pasted into X-Request-ID must not reach the log (or be echoed) as the request's id.
+    const requestId = given !== undefined && CLIENT_ID.test(given) && !containsSecret(given) ? given : nextId();
     c.set('requestId', requestId);
     // Set before the response exists: setting a header on a finished response makes Hono rebuild it.
     c.header('X-Request-ID', requestId);

@@ -1,5 +1,6 @@
 import { operationList } from '../../core/operations/index.js';
 import { jsonObjectBody } from '../body.js';
+import { noStore } from '../middleware/security-headers.js';
 import { queryInput } from '../query.js';
 import { type Route, defineRoute } from '../route.js';
 
@@ -28,6 +29,7 @@ export const OPERATION_ROUTES: readonly Route[] = operationList().flatMap(([name
         const query = rest.query && { ...rest.query.defaults, ...queryInput(c, rest.query) };
         const body = rest.body && (await jsonObjectBody(c, bodyLimit, maxDepth, !rest.body.required));
         const result = await service.execute(name, c.get('caller'), { ...query, ...body, ...c.req.param() });
+        if (operation.secret) noStore(c);
         return c.json(rest.toRest ? rest.toRest(result as never) : result, rest.status);
       },
     }),

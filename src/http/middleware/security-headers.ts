@@ -1,0 +1,18 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../env.js';
+
+/**
+ * Headers every response carries. `nosniff`: a browser must take our JSON for what its Content-Type
+ * says, never sniff it into something it would run or render. Set before the response exists, like
+ * X-Request-ID: setting a header on a finished response makes Hono rebuild it.
+ */
+export const securityHeaders = (): MiddlewareHandler<AppEnv> =>
+  async function securityHeaders(c, next) {
+    c.header('X-Content-Type-Options', 'nosniff');
+    await next();
+  };
+
+/** For a response that carries a secret (a new key's token): no cache, shared or private, may keep it. */
+export function noStore(c: Parameters<MiddlewareHandler<AppEnv>>[0]): void {
+  c.header('Cache-Control', 'no-store');
+}
