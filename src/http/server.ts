@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from '../core/log.js';
 import type { AppEnv } from './env.js';
+import { lingerOnEarlyAnswers } from './linger.js';
 
 export interface ServerOptions {
   app: Hono<AppEnv>;
@@ -31,6 +32,7 @@ export function startServer({ app, host, port, logger, drainTimeoutMs = 10_000 }
     // Slow or stalled clients must not hold a connection (and its memory) for long.
     server.requestTimeout = 30_000;
     server.headersTimeout = 15_000;
+    lingerOnEarlyAnswers(server);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);
