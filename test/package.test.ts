@@ -7,8 +7,8 @@ import { ROOT, type StdioServer, baseEnv, call, init, stdio, tempHome } from './
 
 /**
  * The npm package as a user gets it: `npm pack`, installed into a fresh folder, started through
- * npx and driven by the MCP SDK client over stdio. The install builds better-sqlite3 for this
- * machine's Node, which takes a minute or two.
+ * npx and driven by the MCP SDK client over stdio. The install gets better-sqlite3's binary from
+ * this clone's own build (see reuseBuild), or builds it, which takes a minute or two.
  */
 
 const INSTALL_TIMEOUT_MS = 540_000;
@@ -32,6 +32,24 @@ function npmEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_package_|npm_lifecycle_|npm_command$|INIT_CWD$)/.test(name)));
 }
 
+/**
+ * better-sqlite3 as this clone's own install built it, offered to the fresh install as a local
+ * prebuild (prebuild-install's `local-prebuilds`, set in a `.prebuild-installrc` it finds above the
+ * folder it installs in): the fresh folder then gets it the way a user's install downloads a
+ * prebuilt binary, instead of compiling SQLite a second time (minutes on a small machine). Without
+ * that build, or for another version, it compiles.
+ */
+function reuseBuild(above: string): void {
+  const sqlite = join(ROOT, 'node_modules/better-sqlite3');
+  if (!existsSync(join(sqlite, 'build/Release/better_sqlite3.node'))) return;
+  const { version } = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')) as { version: string };
+  const dir = join(above, 'prebuilds');
+  mkdirSync(dir);
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const tar = run('tar', ['-czf', join(dir, name), '-C', sqlite, 'build/Release/better_sqlite3.node'], sqlite, process.env);
+  if (tar.status === 0) writeFileSync(join(above, '.prebuild-installrc'), JSON.stringify({ 'local-prebuilds': dir }));
+}
+
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeout = 60_000): SpawnSyncReturns<string> {
   return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout });
 }
@@ -47,8 +65,14 @@ beforeAll(() => {
   if (pack.status !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
   packed = (JSON.parse(pack.stdout) as Array<typeof packed>)[0]!;
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fresh-folder', private: true, version: '1.0.0' }));
-  installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(home.dir, packed.filename)], app, npmEnv(), INSTALL_TIMEOUT_MS);
+  // A user's project approves better-sqlite3's install script (npm 11 allowScripts), and the install
+  // runs as npm will once it enforces approvals: an unapproved install script fails it. A tarball is
+  // not a registry source, so npm also asks about the package's own `prepare` (the build, already
+  // done in the tarball), named by its resolved identity: denied, as a user installing a tarball would.
+  const allowScripts = { 'better-sqlite3': true, [`file:${join(home.dir, packed.filename)}`]: false };
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fresh-folder', private: true, version: '1.0.0', allowScripts }));
+  reuseBuild(home.dir);
+  installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--strict-allow-scripts', join(home.dir, packed.filename)], app, npmEnv(), INSTALL_TIMEOUT_MS);
 }, INSTALL_TIMEOUT_MS + 180_000);
 
 afterAll(async () => {
