@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../core/log.js';
 import { PLANS, type Plan } from '../core/model.js';
+import { CLIENTS, type ClientId, isClientId } from './clients.js';
 import { type Config, UsageError, configFromEnv, parsePort } from './config.js';
 import { VERSION } from './version.js';
 
@@ -12,11 +13,14 @@ Usage:
   dispersl-mcp serve [--host H] [--port P] [--read-only]
                                          REST API (/v1) and MCP over HTTP (/mcp, /ot/<key>)
   dispersl-mcp init [--org NAME] [--plan free|pro|enterprise]
-                    [--requests-per-hour N] [--max-concurrency N]
+                    [--requests-per-hour N] [--max-concurrency N] [--client NAME]
                                          create an organization and its first admin key
 
 Options:
   --read-only        hide and refuse the write tools (also DISPERSL_READ_ONLY=1)
+  --client NAME      init: print this client's config instead of Windsurf's and Cursor's:
+                     ${CLIENTS.join(', ')},
+                     or all (several with commas)
   -h, --help         show this help
   -v, --version      show the version
 
@@ -39,6 +43,14 @@ function positiveInt(value: string | undefined, name: string): number | undefine
   return Number(value);
 }
 
+/** --client: one client, several separated by commas, or `all`. */
+function clientList(value: string): ClientId[] {
+  const names = value.split(',').map((name) => name.trim().toLowerCase());
+  if (names.includes('all')) return [...CLIENTS];
+  for (const name of names) if (!isClientId(name)) throw new UsageError(`--client must be one of ${[...CLIENTS, 'all'].join(', ')}, got '${name}'`);
+  return [...new Set(names)] as ClientId[];
+}
+
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   const command: Command = first !== undefined && !first.startsWith('-') ? (first as Command) : 'stdio';
@@ -59,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
         plan: { type: 'string' },
         'requests-per-hour': { type: 'string' },
         'max-concurrency': { type: 'string' },
+        client: { type: 'string' },
       }),
     },
   });
@@ -98,8 +111,9 @@ async function main(argv: string[]): Promise<number> {
       }
       const org = typeof values.org === 'string' ? values.org.trim() : 'My organization';
       if (org.length < 1 || org.length > 100) throw new UsageError('--org must be 1 to 100 characters');
+      const clients = values.client === undefined ? undefined : clientList(values.client as string);
       const { runInit } = await import('./init.js');
-      runInit(config, { org, plan, requestsPerHour, maxConcurrency }, (text) => process.stdout.write(text));
+      runInit(config, { org, plan, requestsPerHour, maxConcurrency, clients }, (text) => process.stdout.write(text));
       return 0;
     }
   }
