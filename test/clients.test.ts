@@ -25,7 +25,7 @@ const docs = CLIENTS.flatMap((client) => clientSnippets(client));
 beforeAll(async () => {
   admin = init(home.dir, dbPath);
   server = await serve(home.dir, dbPath);
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(closers.map((close) => close()));
@@ -94,7 +94,7 @@ describe('dispersl-mcp init --client all', () => {
     const port = new URL(server.origin).port;
     const run = init(home.dir, dbPath, ['--client', 'all'], [process.execPath, CLI], ROOT, { DISPERSL_PORT: port });
     printed = run;
-  }, 60_000);
+  });
 
   it("prints every client's configs for the new key, each under the line that says where it goes", () => {
     for (const s of snippets()) expect(printed.output, s.id).toContain(`\n${s.title}:\n${s.text}\n`);

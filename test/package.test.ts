@@ -1,7 +1,7 @@
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, type StdioServer, baseEnv, call, init, stdio, tempHome } from './helpers/remote.js';
 
@@ -50,17 +50,31 @@ function reuseBuild(above: string): void {
   if (tar.status === 0) writeFileSync(join(above, '.prebuild-installrc'), JSON.stringify({ 'local-prebuilds': dir }));
 }
 
+/**
+ * The build `npm test` made before the tests (TypeScript compiles once per run), staged as a clean
+ * tree: only the files whose source still exists, since the working dist/ may hold modules since
+ * removed, and none of the tests'.
+ */
+function stageBuild(stage: string): void {
+  const dist = join(ROOT, 'dist');
+  if (!existsSync(join(dist, 'cli/main.js'))) throw new Error(`${dist} is missing: build first (npm run build)`);
+  for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.js') || file.endsWith('.test.js') || file.split(sep)[0] === 'testing') continue;
+    if (existsSync(join(ROOT, 'src', file.replace(/\.js$/, '.ts')))) cpSync(join(dist, file), join(stage, 'dist', file));
+  }
+}
+
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeout = 60_000): SpawnSyncReturns<string> {
   return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout });
 }
 
 beforeAll(() => {
-  // Packed from a clean build in a staging folder: the working dist/ may hold files of modules since
-  // removed, and rebuilding it would pull it from under tests running beside this one.
+  // Packed from a clean copy of the build in a staging folder (rebuilding dist/ itself would pull it
+  // from under tests running beside this one).
   const stage = join(home.dir, 'stage');
   mkdirSync(stage);
   for (const file of ['package.json', 'README.md', 'mcp.example.json', 'toolsnaps']) cpSync(join(ROOT, file), join(stage, file), { recursive: true });
-  run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(stage, 'dist')], ROOT, npmEnv(), 120_000);
+  stageBuild(stage);
   const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', home.dir], stage, npmEnv());
   if (pack.status !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
   packed = (JSON.parse(pack.stdout) as Array<typeof packed>)[0]!;
