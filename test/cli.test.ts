@@ -55,6 +55,9 @@ describe('dispersl-mcp: a wrong flag or value', () => {
     [['init', '--plan', 'enterprise', '--max-concurrency', '-3']],
     [['init', '--org', '   ']],
     [['init', '--read-only']],
+    [['init', '--client', 'emacs']],
+    [['init', '--client', 'cursor,']],
+    [['serve', '--client', 'cursor']],
     [['stdio', '--port', '8080']],
     [['serve', '--port', '70000']],
     [['serve', '--port', 'http']],
@@ -96,6 +99,16 @@ describe('dispersl-mcp init', () => {
       key: { name: 'Admin key', environment: 'live', permissions: ['admin'] },
       limits: { hourly: { limit: 100 }, concurrency: { limit: 2 } },
     });
+  });
+
+  it('prints only the chosen clients\' configs with --client', async () => {
+    const run = await runCli(['init', '--client', 'codex,vscode'], ws.box.env());
+    expect(run.code, run.stderr).toBe(0);
+    const secret = /^ {2}(pk_live_[0-9A-Za-z]{38})$/m.exec(run.stdout)?.[1];
+    expect(secret).toBeDefined();
+    expect(run.stdout).toContain('[mcp_servers.dispersl]\nurl = "http://127.0.0.1:8787/mcp"\nbearer_token_env_var = "DISPERSL_API_KEY"');
+    expect(jsonBlocks(run.stdout).map((block) => Object.keys(block))).toEqual([['inputs', 'servers'], ['inputs', 'servers']]);
+    expect(run.stdout).not.toContain('mcpServers');
   });
 
   it('adds another organization on an existing database, each seeing only its own keys', async () => {

@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type AppWorld, appWorld, bodyOf, errorOf, makeKey } from './helpers/http-app.js';
 
@@ -304,5 +305,17 @@ describe('GET /v1/openapi.json', () => {
     expect(Object.keys(doc.components.schemas.KeyList?.properties ?? {})).toEqual(['apiKeys', 'next_cursor']);
     expect(Object.keys(doc.components.schemas.ApiKeyCreated?.properties ?? {})).toEqual(expect.arrayContaining(['object', 'secret_key', 'id']));
     expect(doc.components.schemas.CreateKeyRequest?.properties).toHaveProperty('allowed_ips');
+  });
+
+  it('is a valid OpenAPI 3.1 document by the specification\'s own schema, its references all resolving', async () => {
+    const doc = bodyOf<Record<string, unknown>>(await w.ask('GET', '/v1/openapi.json'));
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors, JSON.stringify(result.errors, null, 2)).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    // Dereferencing fails on a $ref that points nowhere.
+    const resolved = validator.resolveRefs() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    expect(JSON.stringify(resolved.paths['/v1/api-keys'])).not.toContain('$ref');
   });
 });

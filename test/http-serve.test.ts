@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type HttpAnswer, errorType, httpClient, raw, rest, serve, sandboxEachTest, tool } from './helpers/http-serve.js';
+import { type HttpAnswer, errorType, httpClient, raw, rawUpload, rest, serve, sandboxEachTest, tool } from './helpers/http-serve.js';
 import { init } from './helpers/sandbox.js';
 
 const ALL = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
@@ -79,6 +79,24 @@ describe('dispersl-mcp serve', () => {
     expect(local.status).toBe(200);
   });
 
+  it('answers a body over the limit with 413 and the envelope while the client is still sending it', async () => {
+    const admin = await init(box());
+    const server = await serve(box());
+    const json = { authorization: `Bearer ${admin.secret}`, 'content-type': 'application/json' };
+    // The server answers before it has read the body and closes: a client must still read that answer.
+    for (let round = 0; round < 3; round++) {
+      for (const path of ['/v1/api-keys', '/mcp']) {
+        for (const chunked of [false, true]) {
+          const answer = await rawUpload(server.url, path, json, { size: 3 * 1024 * 1024, chunked });
+          const envelope = path === '/mcp' ? (answer.json as { error: { data: unknown } }).error.data : (answer.json as { error: unknown }).error;
+          expect({ path, chunked, status: answer.status, connection: answer.headers.get('connection') }).toEqual({ path, chunked, status: 413, connection: 'close' });
+          expect(envelope).toMatchObject({ code: 413, type: 'PAYLOAD_TOO_LARGE', details: { limit: 256 * 1024 } });
+        }
+      }
+    }
+    expect((await rest(server.url, 'GET', '/v1/me', { key: admin.secret })).status).toBe(200);
+  });
+
   it('answers bad input with the envelope or a JSON-RPC error, never a stack trace, and keeps serving', async () => {
     const admin = await init(box());
     const server = await serve(box());
@@ -88,8 +106,8 @@ describe('dispersl-mcp serve', () => {
       await raw(server.url, 'POST', '/v1/api-keys', json, '{"name":'),
       await raw(server.url, 'POST', '/v1/api-keys', { ...key, 'content-type': 'text/plain' }, '{"name":"x"}'),
       // 2 MB without a Content-Length (chunked): refused as it streams in.
-      await raw(server.url, 'POST', '/v1/api-keys', json, Array.from({ length: 32 }, () => Buffer.alloc(64 * 1024, 0x20))),
-      await raw(server.url, 'POST', '/v1/api-keys', { ...json, 'content-length': String(3 * 1024 * 1024) }, Buffer.alloc(3 * 1024 * 1024, 0x20)),
+      await rawUpload(server.url, '/v1/api-keys', json, { size: 2 * 1024 * 1024, chunked: true }),
+      await rawUpload(server.url, '/v1/api-keys', json, { size: 3 * 1024 * 1024 }),
       await raw(server.url, 'POST', '/v1/api-keys', json, `{"name":"x","permissions":${'['.repeat(10_000)}${']'.repeat(10_000)}}`),
       await raw(server.url, 'GET', '/v1/nothing-here', key),
       await raw(server.url, 'DELETE', '/v1/me', key),

@@ -80,3 +80,17 @@ describe('README', () => {
     for (const [, target] of readme.matchAll(/\]\(((?!https?:|#)[^)]+)\)/g)) expect(() => readFileSync(join(ROOT, target!)), target).not.toThrow();
   });
 });
+
+describe('package.json', () => {
+  it("approves (npm 11 allowScripts) the install script of every dependency that has one, and nothing else", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean; optional?: boolean; os?: string[] }> };
+    const withScripts = new Set(
+      Object.entries(lock.packages)
+        .filter(([path, entry]) => path.startsWith('node_modules/') && entry.hasInstallScript === true)
+        .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)),
+    );
+    expect([...withScripts]).toContain('better-sqlite3');
+    expect(pkg.allowScripts).toEqual(Object.fromEntries([...withScripts].sort().map((name) => [name, true])));
+  });
+});

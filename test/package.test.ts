@@ -1,14 +1,14 @@
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, type StdioServer, baseEnv, call, init, stdio, tempHome } from './helpers/remote.js';
 
 /**
  * The npm package as a user gets it: `npm pack`, installed into a fresh folder, started through
- * npx and driven by the MCP SDK client over stdio. The install builds better-sqlite3 for this
- * machine's Node, which takes a minute or two.
+ * npx and driven by the MCP SDK client over stdio. The install gets better-sqlite3's binary from
+ * this clone's own build (see reuseBuild), or builds it, which takes a minute or two.
  */
 
 const INSTALL_TIMEOUT_MS = 540_000;
@@ -32,23 +32,61 @@ function npmEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_package_|npm_lifecycle_|npm_command$|INIT_CWD$)/.test(name)));
 }
 
+/**
+ * better-sqlite3 as this clone's own install built it, offered to the fresh install as a local
+ * prebuild (prebuild-install's `local-prebuilds`, set in a `.prebuild-installrc` it finds above the
+ * folder it installs in): the fresh folder then gets it the way a user's install downloads a
+ * prebuilt binary, instead of compiling SQLite a second time (minutes on a small machine). Without
+ * that build, or for another version, it compiles.
+ */
+function reuseBuild(above: string): void {
+  const sqlite = join(ROOT, 'node_modules/better-sqlite3');
+  if (!existsSync(join(sqlite, 'build/Release/better_sqlite3.node'))) return;
+  const { version } = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')) as { version: string };
+  const dir = join(above, 'prebuilds');
+  mkdirSync(dir);
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const tar = run('tar', ['-czf', join(dir, name), '-C', sqlite, 'build/Release/better_sqlite3.node'], sqlite, process.env);
+  if (tar.status === 0) writeFileSync(join(above, '.prebuild-installrc'), JSON.stringify({ 'local-prebuilds': dir }));
+}
+
+/**
+ * The build `npm test` made before the tests (TypeScript compiles once per run), staged as a clean
+ * tree: only the files whose source still exists, since the working dist/ may hold modules since
+ * removed, and none of the tests'.
+ */
+function stageBuild(stage: string): void {
+  const dist = join(ROOT, 'dist');
+  if (!existsSync(join(dist, 'cli/main.js'))) throw new Error(`${dist} is missing: build first (npm run build)`);
+  for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.js') || file.endsWith('.test.js') || file.split(sep)[0] === 'testing') continue;
+    if (existsSync(join(ROOT, 'src', file.replace(/\.js$/, '.ts')))) cpSync(join(dist, file), join(stage, 'dist', file));
+  }
+}
+
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeout = 60_000): SpawnSyncReturns<string> {
   return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout });
 }
 
 beforeAll(() => {
-  // Packed from a clean build in a staging folder: the working dist/ may hold files of modules since
-  // removed, and rebuilding it would pull it from under tests running beside this one.
+  // Packed from a clean copy of the build in a staging folder (rebuilding dist/ itself would pull it
+  // from under tests running beside this one).
   const stage = join(home.dir, 'stage');
   mkdirSync(stage);
   for (const file of ['package.json', 'README.md', 'mcp.example.json', 'toolsnaps']) cpSync(join(ROOT, file), join(stage, file), { recursive: true });
-  run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(stage, 'dist')], ROOT, npmEnv(), 120_000);
+  stageBuild(stage);
   const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', home.dir], stage, npmEnv());
   if (pack.status !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
   packed = (JSON.parse(pack.stdout) as Array<typeof packed>)[0]!;
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fresh-folder', private: true, version: '1.0.0' }));
-  installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(home.dir, packed.filename)], app, npmEnv(), INSTALL_TIMEOUT_MS);
+  // A user's project approves better-sqlite3's install script (npm 11 allowScripts), and the install
+  // runs as npm will once it enforces approvals: an unapproved install script fails it. A tarball is
+  // not a registry source, so npm also asks about the package's own `prepare` (the build, already
+  // done in the tarball), named by its resolved identity: denied, as a user installing a tarball would.
+  const allowScripts = { 'better-sqlite3': true, [`file:${join(home.dir, packed.filename)}`]: false };
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fresh-folder', private: true, version: '1.0.0', allowScripts }));
+  reuseBuild(home.dir);
+  installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--strict-allow-scripts', join(home.dir, packed.filename)], app, npmEnv(), INSTALL_TIMEOUT_MS);
 }, INSTALL_TIMEOUT_MS + 180_000);
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import type { Plan } from '../core/model.js';
+import { type ClientId, clientSnippets, snippet } from './clients.js';
 import { type Config, localUrl } from './config.js';
 import { openLocal } from './local.js';
 
@@ -7,17 +8,19 @@ export interface InitOptions {
   plan: Plan;
   requestsPerHour?: number | undefined;
   maxConcurrency?: number | undefined;
+  /** --client: print these clients' configs; without it, Windsurf's and Cursor's. */
+  clients?: readonly ClientId[] | undefined;
 }
 
 /** Client configs to paste, each with the key in it: the user sees the key once, here. */
 export function clientConfigs(secret: string, serverUrl: string, db: string | undefined) {
-  const env: Record<string, string> = { DISPERSL_API_KEY: secret };
-  if (db !== undefined) env.DISPERSL_DB = db;
-  return {
-    windsurf: { mcpServers: { dispersl: { command: 'npx', args: ['-y', 'dispersl-mcp'], env } } },
-    cursorHeader: { mcpServers: { dispersl: { url: `${serverUrl}/mcp`, headers: { Authorization: `Bearer ${secret}` } } } },
-    cursorUrl: { mcpServers: { dispersl: { url: `${serverUrl}/ot/${secret}` } } },
-  };
+  const config = (id: string) => JSON.parse(snippet(id, { origin: serverUrl, secret, db }).text) as Record<string, unknown>;
+  return { windsurf: config('windsurf-stdio'), cursorHeader: config('cursor-header'), cursorUrl: config('cursor-url') };
+}
+
+/** The chosen clients' ways to connect with the new key, each under the line that says where it goes. */
+function chosenClients(clients: readonly ClientId[], secret: string, serverUrl: string, db: string | undefined): string[] {
+  return clients.flatMap((client) => clientSnippets(client, { origin: serverUrl, secret, db }).flatMap((s) => [`${s.title}:`, s.text, '']));
 }
 
 export interface CreatedOrganization {
@@ -27,10 +30,11 @@ export interface CreatedOrganization {
 }
 
 /** What `init` and a bootstrapping `serve` print: the key, once, and the configs that carry it. */
-export function announceKey(headline: string, created: CreatedOrganization, config: Config, serverUrl: string): string {
-  const configs = clientConfigs(created.secret, serverUrl, config.dbFromEnv ? config.dbPath : undefined);
+export function announceKey(headline: string, created: CreatedOrganization, config: Config, serverUrl: string, clients?: readonly ClientId[]): string {
+  const db = config.dbFromEnv ? config.dbPath : undefined;
+  const configs = clientConfigs(created.secret, serverUrl, db);
   const json = (value: unknown) => JSON.stringify(value, null, 2);
-  return [
+  const intro = [
     headline,
     `Admin key ${created.key.id}:`,
     '',
@@ -38,6 +42,10 @@ export function announceKey(headline: string, created: CreatedOrganization, conf
     '',
     'This key is shown once and cannot be retrieved again. Store it now (a password manager or secret store).',
     '',
+  ];
+  if (clients !== undefined) return [...intro, ...chosenClients(clients, created.secret, serverUrl, db)].join('\n');
+  return [
+    ...intro,
     'Windsurf (~/.codeium/windsurf/mcp_config.json), MCP over stdio:',
     json(configs.windsurf),
     '',
@@ -61,7 +69,7 @@ export async function runInit(config: Config, options: InitOptions, print: (text
     });
     const { organization } = created;
     const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${config.dbPath}`;
-    print(announceKey(headline, created, config, localUrl(config.host, config.port)));
+    print(announceKey(headline, created, config, localUrl(config.host, config.port), options.clients));
   } finally {
     await local.store.close();
   }

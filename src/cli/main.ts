@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../core/log.js';
 import { PLANS, type Plan } from '../core/model.js';
 import { nameProblem } from '../core/names.js';
+import { CLIENTS, type ClientId, isClientId } from './clients.js';
 import { type Config, UsageError, configFromEnv, parseMaxConnections, parsePort } from './config.js';
 import { VERSION } from './version.js';
 
@@ -13,12 +14,15 @@ Usage:
   dispersl-mcp serve [--host H] [--port P] [--max-connections N] [--read-only]
                                          REST API (/v1) and MCP over HTTP (/mcp, /ot/<key>)
   dispersl-mcp init [--org NAME] [--plan free|pro|enterprise]
-                    [--requests-per-hour N] [--max-concurrency N]
+                    [--requests-per-hour N] [--max-concurrency N] [--client NAME]
                                          create an organization and its first admin key
 
 Options:
   --read-only        hide and refuse the write tools (also DISPERSL_READ_ONLY=1)
   --max-connections N  serve: open connections one client address may hold (default 256)
+  --client NAME      init: print this client's config instead of Windsurf's and Cursor's:
+                     ${CLIENTS.join(', ')},
+                     or all (several with commas)
   -h, --help         show this help
   -v, --version      show the version
 
@@ -43,6 +47,14 @@ function positiveInt(value: string | undefined, name: string): number | undefine
   return Number(value);
 }
 
+/** --client: one client, several separated by commas, or `all`. */
+function clientList(value: string): ClientId[] {
+  const names = value.split(',').map((name) => name.trim().toLowerCase());
+  if (names.includes('all')) return [...CLIENTS];
+  for (const name of names) if (!isClientId(name)) throw new UsageError(`--client must be one of ${[...CLIENTS, 'all'].join(', ')}, got '${name}'`);
+  return [...new Set(names)] as ClientId[];
+}
+
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   const command: Command = first !== undefined && !first.startsWith('-') ? (first as Command) : 'stdio';
@@ -63,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
         plan: { type: 'string' },
         'requests-per-hour': { type: 'string' },
         'max-concurrency': { type: 'string' },
+        client: { type: 'string' },
       }),
     },
   });
@@ -106,8 +119,9 @@ async function main(argv: string[]): Promise<number> {
       if (org.length < 1 || org.length > 100) throw new UsageError('--org must be 1 to 100 characters');
       const problem = nameProblem(org);
       if (problem !== undefined) throw new UsageError(`--org ${problem}`);
+      const clients = values.client === undefined ? undefined : clientList(values.client as string);
       const { runInit } = await import('./init.js');
-      await runInit(config, { org, plan, requestsPerHour, maxConcurrency }, (text) => process.stdout.write(text));
+      await runInit(config, { org, plan, requestsPerHour, maxConcurrency, clients }, (text) => process.stdout.write(text));
       return 0;
     }
   }

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from '../core/log.js';
 import type { AppEnv } from './env.js';
+import { lingerOnEarlyAnswers } from './linger.js';
 
 export interface ServerOptions {
   app: Hono<AppEnv>;
@@ -43,6 +44,7 @@ export function startServer({
     server.requestTimeout = 30_000;
     server.headersTimeout = 15_000;
     capConnections(server, maxConnectionsPerAddress, logger);
+    lingerOnEarlyAnswers(server);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);

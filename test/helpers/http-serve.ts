@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type Answer, answerOf, jsonOf } from './http-app.js';
+import { type UploadOptions, upload } from '../../src/testing/upload.js';
 import { afterEach, beforeEach } from 'vitest';
 import { BIN, type Sandbox, sandbox } from './sandbox.js';
 
@@ -108,6 +109,15 @@ export function raw(base: string, method: string, path: string, headers: Record<
       req.end();
     } else req.end(body);
   });
+}
+
+/**
+ * A large body sent as a real client sends it (the whole of it handed to node:http, or streamed
+ * chunked), the answer read whenever it comes: how curl, fetch or a proxy meet a body limit.
+ */
+export async function rawUpload(base: string, path: string, headers: Record<string, string>, options: UploadOptions): Promise<HttpAnswer & { sendError?: string }> {
+  const answer = await upload(`${base}${path}`, { ...options, headers });
+  return { ...answer, json: jsonOf(answer.text) };
 }
 
 export function errorType(answer: HttpAnswer): string | undefined {

@@ -70,10 +70,13 @@ export async function awayFromHourEdge(): Promise<number> {
   return Date.now() - (Date.now() % HOUR_MS);
 }
 
-/** Polls `probe` until `accept` holds (bounded: at most `tries` probes, `pauseMs` apart); returns the last answer. */
-export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, tries = 300, pauseMs = 20): Promise<T> {
+/**
+ * Polls `probe`, `pauseMs` apart, until `accept` holds or `timeoutMs` has passed (bounded by time,
+ * not by a count of probes, which a busy machine answers more slowly); returns the last answer.
+ */
+export async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 20_000, pauseMs = 20): Promise<T> {
   let last = await probe();
-  for (let i = 1; i < tries && !accept(last); i++) {
+  for (const giveUp = Date.now() + timeoutMs; !accept(last) && Date.now() < giveUp; ) {
     await sleep(pauseMs);
     last = await probe();
   }

@@ -22,12 +22,16 @@ export interface Finished {
 }
 
 /** Runs the CLI to completion (bounded by timeoutMs, then killed), capturing both streams. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number } = {}): Promise<Finished> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number; stopOnStdout?: RegExp } = {}): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      // A long-running command (serve) is stopped once it has printed what the test waits for.
+      if (options.stopOnStdout?.test(stdout)) child.kill('SIGTERM');
+    });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
     child.on('error', reject);

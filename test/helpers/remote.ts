@@ -26,20 +26,22 @@ export function baseEnv(home: string, extra: Record<string, string | undefined> 
 export interface Initialized {
   secret: string;
   keyId: string;
+  /** All it printed. */
+  output: string;
 }
 
 /** `dispersl-mcp init` on dbPath (optionally through another command, e.g. npx); the key is read from its output. */
-export function init(home: string, dbPath: string, flags: string[] = [], command: string[] = [process.execPath, CLI], cwd = ROOT): Initialized {
+export function init(home: string, dbPath: string, flags: string[] = [], command: string[] = [process.execPath, CLI], cwd = ROOT, env: Record<string, string> = {}): Initialized {
   const out = spawnSync(command[0]!, [...command.slice(1), 'init', ...flags], {
     cwd,
-    env: baseEnv(home, { DISPERSL_DB: dbPath }),
+    env: baseEnv(home, { DISPERSL_DB: dbPath, ...env }),
     encoding: 'utf8',
     timeout: 60_000,
   });
   const secret = /^\s+(pk_live_[0-9A-Za-z]+)$/m.exec(out.stdout ?? '')?.[1];
   const keyId = /Admin key (key_[0-9A-Za-z]+)/.exec(out.stdout ?? '')?.[1];
   if (out.status !== 0 || !secret || !keyId) throw new Error(`init failed (${out.status}): ${out.stderr}`);
-  return { secret, keyId };
+  return { secret, keyId, output: out.stdout };
 }
 
 export interface Served {

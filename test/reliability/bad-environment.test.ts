@@ -210,7 +210,7 @@ describe('serve on a port already in use', () => {
     expect(out.stdout).toBe('');
     if (existsSync(db)) expect(query<{ n: number }>(db, 'SELECT count(*) AS n FROM organizations')[0]!.n).toBe(0);
     // Once the port is free, the first start creates the organization and shows its key.
-    const ok = await runCli(['serve', '--port', '0'], cliEnv(tmp.dir, { DISPERSL_DB: db }), { timeoutMs: 3_000 });
+    const ok = await runCli(['serve', '--port', '0'], cliEnv(tmp.dir, { DISPERSL_DB: db }), { timeoutMs: 30_000, stopOnStdout: /Admin key key_\w+:\n\n {2}pk_live_\w+\n/ });
     expect(ok.stdout).toMatch(/Admin key key_/);
   });
 });

@@ -15,7 +15,8 @@ export function wwwAuthenticate(error: DisperslError): string {
 export function errorResponse(c: AppContext, error: DisperslError): Response {
   if (error.status === 401) c.header('WWW-Authenticate', wwwAuthenticate(error));
   if (error.status === 429 && typeof error.details.retry_after === 'number') c.header('Retry-After', String(error.details.retry_after));
-  // The rest of an oversized body is not worth reading: answer, then close the connection.
+  // The rest of an oversized body is not worth reading: answer, then close the connection (once
+  // the lingering close of server.ts has taken in what the client was still sending, up to a bound).
   if (error.type === 'PAYLOAD_TOO_LARGE') c.header('Connection', 'close');
   return c.json(error.toEnvelope(), error.status as ContentfulStatusCode);
 }
