@@ -23,10 +23,21 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   let server;
   let created: CreatedOrganization | undefined;
   try {
-    const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
+    const { Reveals } = await import('../core/reveals.js');
+    const reveals = new Reveals(local.store);
+    const revealUrl = (code: string) => `${publicUrl}/reveal/${code}`;
+    // Secrets delivered by reveal wait in this database; this server shows them at /reveal/<code>.
+    const desk = {
+      deposit: async (secret: string) => {
+        const deposited = await reveals.deposit(secret);
+        return { ...deposited, url: revealUrl(deposited.code) };
+      },
+    };
+    const runner = async () => createToolRunner({ logger, confirm: config.confirm, secretDelivery: config.secretDelivery, reveals: desk });
+    const dispatcher = new McpDispatcher({ version: VERSION, logger, runner, confirm: config.confirm });
     await dispatcher.warm();
     const requestStates = new RequestStates(storedRequestStateStore(local.store));
-    const app = createApp({ gate: local.gate, service: local.service, dispatcher, requestStates, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth });
+    const app = createApp({ gate: local.gate, service: local.service, dispatcher, requestStates, logger, version: VERSION, host: config.host, readOnly: config.readOnly, oauth, reveals: { reveals, url: revealUrl } });
     server = await startServer({ app, host: config.host, port: config.port, logger });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);
     // Only once the port is ours: a start that fails (port in use) must not create an organization whose key no one sees.

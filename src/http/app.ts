@@ -5,6 +5,8 @@ import type { KeyService } from '../core/service.js';
 import { ModernDispatcher } from '../mcp/modern.js';
 import type { McpDispatcher } from '../mcp/protocol.js';
 import type { RequestStates } from '../mcp/request-state.js';
+import type { Reveals } from '../core/reveals.js';
+import { revealPages } from './reveal-page.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH } from './body.js';
 import type { AppEnv } from './env.js';
 import { mcpEndpoint, mcpMethodNotAllowed } from './mcp.js';
@@ -40,6 +42,8 @@ export interface AppOptions {
   readOnly?: boolean;
   /** OAuth 2.0 client credentials (POST /oauth/token) and its discovery documents; their base URL is the tokens' issuer. */
   oauth?: ClientCredentialsDeps;
+  /** Secret delivery by reveal: the one-time pages (/reveal/<code>) and remote mode's deposits (POST /v1/reveals). */
+  reveals?: { reveals: Reveals; url(code: string): string };
 }
 
 const MCP_PATHS = [
@@ -76,6 +80,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     version,
     openapi: () => (openapi ??= buildOpenApi(routes, version)),
     oauth: options.oauth,
+    reveals: options.reveals,
   };
   const routes = ROUTES.filter((route) => route.enabled?.(deps) ?? true);
 
@@ -92,6 +97,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   for (const endpoint of MCP_PATHS) {
     app.post(endpoint.path, origin, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
     app.all(endpoint.path, mcpMethodNotAllowed());
+  }
+
+  if (options.reveals) {
+    const pages = revealPages({ reveals: options.reveals.reveals, clock });
+    app.get('/reveal/:code', pages.show);
+    app.post('/reveal/:code', pages.take);
   }
 
   app.use('/v1/*', bodyLimit({ limit }));
