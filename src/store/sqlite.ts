@@ -74,7 +74,8 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL);
    CREATE TABLE used_request_states (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
   // Secrets waiting to be revealed once, sealed under a key derived from a code the database never holds.
-  `CREATE TABLE reveals (id TEXT PRIMARY KEY, sealed TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  `CREATE TABLE reveals (id TEXT PRIMARY KEY, sealed TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX reveals_by_expiry ON reveals (expires_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -448,8 +449,13 @@ class SqliteOps implements StoreOps {
   }
 
   async insertReveal(reveal: RevealRecord): Promise<void> {
-    this.statements.forgetReveals.run(reveal.created_at);
-    this.statements.insertReveal.run(reveal);
+    // One commit for both; inside a caller's transaction, part of it.
+    const run = () => {
+      this.statements.forgetReveals.run(reveal.created_at);
+      this.statements.insertReveal.run(reveal);
+    };
+    if (this.db.inTransaction) run();
+    else this.db.transaction(run).immediate();
   }
 
   async takeReveal(id: string, now: number): Promise<RevealRecord | undefined> {
