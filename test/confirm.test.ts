@@ -14,7 +14,7 @@ import { BIN, type Sandbox, init, sandbox } from './helpers/sandbox.js';
  */
 
 const V = '2026-07-28';
-type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
+type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, string | number | boolean | string[]> };
 const ACCEPT: Answer = { action: 'accept', content: { confirm: true } };
 
 let box: Sandbox;
