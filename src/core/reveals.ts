@@ -1,19 +1,20 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { RevealRecord, StoreOps } from './store.js';
-import type { RandomSource } from './tokens.js';
+import { type RandomSource, randomBase62 } from './tokens.js';
 
 /**
  * Secret delivery by reveal: a new key's secret waits, sealed, to be shown once to the human (a web
  * page or a terminal), so it never enters a model's context, a provider's logs or a transcript.
  *
- * The one-time code is 128 random bits. The database holds only a hash of it (to find the record)
+ * The one-time code is 22 random base62 characters (over 128 bits). The database holds only a hash of it (to find the record)
  * and the secret sealed with AES-256-GCM under a key derived from the code by HKDF: whoever reads the
  * database, its WAL or a backup cannot open it without the code. Taking a reveal deletes it, in one
  * statement; an unshown one is deleted once expired.
  */
 
 export const REVEAL_TTL_MS = 10 * 60_000;
-const CODE = /^[A-Za-z0-9_-]{22}$/;
+/** 22 base62 characters (about 131 bits); no '-' or '_', so a code never reads as a command-line option. */
+const CODE = /^[A-Za-z0-9]{22}$/;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -47,7 +48,7 @@ export class Reveals {
   ) {}
 
   async deposit(secret: string): Promise<Deposited> {
-    const code = this.random(16).toString('base64url');
+    const code = randomBase62(22, this.random);
     const id = idOf(code);
     const iv = this.random(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', keyOf(code), iv);

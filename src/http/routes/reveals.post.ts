@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DisperslError } from '../../core/errors.js';
+import { requirePermission } from '../../core/operation.js';
 import { jsonObjectBody } from '../body.js';
 import { defineRoute } from '../route.js';
 
@@ -30,9 +31,10 @@ export const revealsPostRoute = defineRoute({
   response: Deposited,
   enabled: (deps) => deps.reveals !== undefined,
   async handle(c, { service, bodyLimit, maxDepth, reveals }) {
+    const caller = c.get('caller');
+    requirePermission(caller, 'keys:write');
     const parsed = DepositBody.safeParse(await jsonObjectBody(c, bodyLimit, maxDepth, false));
     if (!parsed.success) throw new DisperslError('INVALID_REQUEST', 'secret: must be a key token', { issues: [{ path: 'secret', message: 'must be a key token' }] });
-    const caller = c.get('caller');
     if (!(await service.holdsSecret(caller, parsed.data.secret))) {
       throw new DisperslError('INVALID_REQUEST', 'secret: is not a key of your organization', { issues: [{ path: 'secret', message: 'is not a key of your organization' }] });
     }
