@@ -297,6 +297,7 @@ describe('GET /v1/openapi.json', () => {
         'GET /v1/me',
         'GET /v1/openapi.json',
         'GET /healthz',
+        'POST /v1/reveals',
       ].sort(),
     );
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/(\w+)\/(\w+)"/g)];

@@ -1,6 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { LogLevel } from '../core/log.js';
+import { type SecretDelivery, SECRET_DELIVERIES } from '../mcp/deliver.js';
+import { CONFIRM_POLICIES, type ConfirmPolicy } from '../mcp/protocol.js';
 import { BaseUrlError, parseBaseUrl } from '../remote/base-url.js';
 import { PublicUrlError, parsePublicUrl } from '../oauth/public-url.js';
 
@@ -24,6 +26,10 @@ export interface Config {
   /** serve: open connections one client address may hold at once. */
   maxConnections: number;
   logLevel: LogLevel;
+  /** --confirm / DISPERSL_CONFIRM: asking the human before revoke, rotate and disable (MCP only). */
+  confirm: ConfirmPolicy;
+  /** --secret-delivery / DISPERSL_SECRET_DELIVERY: new secrets in MCP results, or by a one-time reveal. */
+  secretDelivery: SecretDelivery;
 }
 
 export class UsageError extends Error {}
@@ -88,6 +94,13 @@ export function localUrl(host: string, port: number): string {
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
+/** One of a closed set of words, from a flag or the environment. */
+export function oneOf<T extends string>(value: string, allowed: readonly T[], source: string): T {
+  const word = value.trim();
+  if (!(allowed as readonly string[]).includes(word)) throw new UsageError(`${source} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return word as T;
+}
+
 function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -108,5 +121,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     port: env.DISPERSL_PORT ? parsePort(env.DISPERSL_PORT.trim(), 'DISPERSL_PORT') : 8787,
     maxConnections: env.DISPERSL_MAX_CONNECTIONS?.trim() ? parseMaxConnections(env.DISPERSL_MAX_CONNECTIONS, 'DISPERSL_MAX_CONNECTIONS') : 256,
     logLevel,
+    confirm: env.DISPERSL_CONFIRM?.trim() ? oneOf(env.DISPERSL_CONFIRM, CONFIRM_POLICIES, 'DISPERSL_CONFIRM') : 'auto',
+    secretDelivery: env.DISPERSL_SECRET_DELIVERY?.trim() ? oneOf(env.DISPERSL_SECRET_DELIVERY, SECRET_DELIVERIES, 'DISPERSL_SECRET_DELIVERY') : 'inline',
   };
 }

@@ -3,16 +3,21 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../core/log.js';
 import { PLANS, type Plan } from '../core/model.js';
 import { nameProblem } from '../core/names.js';
+import { SECRET_DELIVERIES } from '../mcp/deliver.js';
+import { CONFIRM_POLICIES } from '../mcp/protocol.js';
 import { CLIENTS, type ClientId, isClientId } from './clients.js';
-import { type Config, UsageError, configFromEnv, parseMaxConnections, parsePort } from './config.js';
+import { type Config, UsageError, configFromEnv, oneOf, parseMaxConnections, parsePort } from './config.js';
 import { VERSION } from './version.js';
 
 const HELP = `dispersl-mcp ${VERSION}: API keys for Dispersl, over MCP (stdio, Streamable HTTP) and a REST API
 
 Usage:
-  dispersl-mcp [stdio] [--read-only]     MCP over stdio; the caller is DISPERSL_API_KEY (default)
-  dispersl-mcp serve [--host H] [--port P] [--max-connections N] [--read-only]
+  dispersl-mcp [stdio] [--read-only] [--confirm auto|required|off] [--secret-delivery inline|reveal]
+                                         MCP over stdio; the caller is DISPERSL_API_KEY (default)
+  dispersl-mcp serve [--host H] [--port P] [--max-connections N] [--read-only] [--confirm …] [--secret-delivery …]
                                          REST API (/v1) and MCP over HTTP (/mcp, /ot/<key>)
+  dispersl-mcp reveal <code>             print, once, a secret delivered by reveal (same database,
+                                         or the server of DISPERSL_BASE_URL)
   dispersl-mcp init [--org NAME] [--plan free|pro|enterprise]
                     [--requests-per-hour N] [--max-concurrency N] [--client NAME]
                                          create an organization and its first admin key
@@ -23,6 +28,11 @@ Options:
   --client NAME      init: print this client's config instead of Windsurf's and Cursor's:
                      ${CLIENTS.join(', ')},
                      or all (several with commas)
+  --confirm P        ask the human before revoke, rotate and disable: auto (when the client can;
+                     default), required (hide and refuse them where it cannot), off (also DISPERSL_CONFIRM)
+  --secret-delivery D  inline (new secrets in the tool result; default) or reveal (a one-time link or
+                     command instead, so the secret never enters the model's context)
+                     (also DISPERSL_SECRET_DELIVERY)
   -h, --help         show this help
   -v, --version      show the version
 
@@ -38,7 +48,7 @@ Environment:
   DISPERSL_LOG_LEVEL debug | info | warn | error | silent (logs go to stderr)
 `;
 
-const COMMANDS = ['stdio', 'serve', 'init'] as const;
+const COMMANDS = ['stdio', 'serve', 'init', 'reveal'] as const;
 type Command = (typeof COMMANDS)[number];
 
 function positiveInt(value: string | undefined, name: string): number | undefined {
@@ -61,14 +71,18 @@ async function main(argv: string[]): Promise<number> {
   const args = first === command ? argv.slice(1) : argv;
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${first}'`);
 
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args,
     strict: true,
-    allowPositionals: false,
+    allowPositionals: command === 'reveal',
     options: {
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
-      ...(command !== 'init' && { 'read-only': { type: 'boolean' } }),
+      ...((command === 'stdio' || command === 'serve') && {
+        'read-only': { type: 'boolean' },
+        confirm: { type: 'string' },
+        'secret-delivery': { type: 'string' },
+      }),
       ...(command === 'serve' && { host: { type: 'string' }, port: { type: 'string' }, 'max-connections': { type: 'string' } }),
       ...(command === 'init' && {
         org: { type: 'string' },
@@ -90,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
 
   const config: Config = configFromEnv(process.env);
   if (values['read-only']) config.readOnly = true;
+  if (typeof values.confirm === 'string') config.confirm = oneOf(values.confirm, CONFIRM_POLICIES, '--confirm');
+  if (typeof values['secret-delivery'] === 'string') config.secretDelivery = oneOf(values['secret-delivery'], SECRET_DELIVERIES, '--secret-delivery');
   const logger = createLogger(config.logLevel);
 
   switch (command) {
@@ -106,6 +122,11 @@ async function main(argv: string[]): Promise<number> {
       const { runServe } = await import('./serve.js');
       await runServe(config, logger);
       return -1;
+    }
+    case 'reveal': {
+      if (positionals.length !== 1) throw new UsageError('reveal takes one code: dispersl-mcp reveal <code>');
+      const { runReveal } = await import('./reveal.js');
+      return runReveal(config, positionals[0]!, (text: string) => process.stdout.write(text), (text: string) => process.stderr.write(text));
     }
     case 'init': {
       const plan = (values.plan ?? 'free') as Plan;

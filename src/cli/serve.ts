@@ -28,7 +28,18 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   try {
     // A missing or wrong DISPERSL_SECRET_KEY fails here, before listening, rather than at the first token.
     await tokens?.signingKeys.prepare();
-    const dispatcher = new McpDispatcher({ version: VERSION, logger, runner: async () => createToolRunner({ logger }) });
+    const { Reveals } = await import('../core/reveals.js');
+    const reveals = new Reveals(local.store);
+    const revealUrl = (code: string) => `${publicUrl}/reveal/${code}`;
+    // Secrets delivered by reveal wait in this database; this server shows them at /reveal/<code>.
+    const desk = {
+      deposit: async (secret: string) => {
+        const deposited = await reveals.deposit(secret);
+        return { ...deposited, url: revealUrl(deposited.code) };
+      },
+    };
+    const runner = async () => createToolRunner({ logger, confirm: config.confirm, secretDelivery: config.secretDelivery, reveals: desk });
+    const dispatcher = new McpDispatcher({ version: VERSION, logger, runner, confirm: config.confirm });
     await dispatcher.warm();
     const requestStates = new RequestStates(storedRequestStateStore(local.store));
     const app = createApp({
@@ -42,6 +53,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
       readOnly: config.readOnly,
       oauth,
       health: () => local.store.writeProblem(),
+      reveals: { reveals, url: revealUrl },
     });
     server = await startServer({ app, host: config.host, port: config.port, logger, maxConnectionsPerAddress: config.maxConnections });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);

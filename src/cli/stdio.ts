@@ -7,6 +7,8 @@ import { McpDispatcher } from '../mcp/protocol.js';
 import { RequestStates, memoryRequestStateStore } from '../mcp/request-state.js';
 import { serveStdio } from '../mcp/stdio.js';
 import { StdioEras } from '../mcp/stdio-eras.js';
+import type { RevealDesk } from '../mcp/deliver.js';
+import type { KeyView } from '../core/schemas.js';
 import type { Config } from './config.js';
 import { VERSION } from './version.js';
 
@@ -14,7 +16,14 @@ const MISSING_KEY_HINT =
   'Set DISPERSL_API_KEY in the "env" of this MCP server in your client config (Windsurf: ~/.codeium/windsurf/mcp_config.json), then restart the server. Create a first key with: npx dispersl-mcp init';
 
 /** Loads the caller's KeyApi: over a remote REST API, or over the local database. */
-async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; close(): void }> {
+interface Opened {
+  api: KeyApi;
+  /** Where secrets delivered by reveal wait: this database, or remote mode's server. */
+  desk: RevealDesk;
+  close(): void;
+}
+
+async function openApi(config: Config, logger: Logger): Promise<Opened> {
   if (config.baseUrl) {
     const { RemoteKeyApi } = await import('../remote/api.js');
     const api = new RemoteKeyApi({
@@ -24,15 +33,24 @@ async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; c
       timeoutMs: config.timeoutMs,
       userAgent: `dispersl-mcp/${VERSION} (remote mode)`,
     });
-    return { api, close: () => api.close() };
+    return { api, desk: { deposit: (secret) => api.deposit(secret) }, close: () => api.close() };
   }
-  const [{ LocalKeyApi }, { LOCAL_IP }, { openLocal }] = await Promise.all([
+  const [{ LocalKeyApi }, { LOCAL_IP }, { openLocal }, { Reveals }] = await Promise.all([
     import('../core/api.js'),
     import('../core/auth.js'),
     import('./local.js'),
+    import('../core/reveals.js'),
   ]);
   const local = await openLocal(config.dbPath);
-  return { api: new LocalKeyApi(local.gate, local.service, { token: config.apiKey, ip: LOCAL_IP }), close: () => void local.store.close() };
+  const reveals = new Reveals(local.store);
+  // A page exists only where a serve shows this database: DISPERSL_PUBLIC_URL says where.
+  const desk: RevealDesk = {
+    async deposit(secret) {
+      const deposited = await reveals.deposit(secret);
+      return { ...deposited, url: config.publicUrl === undefined ? undefined : `${config.publicUrl}/reveal/${deposited.code}` };
+    },
+  };
+  return { api: new LocalKeyApi(local.gate, local.service, { token: config.apiKey, ip: LOCAL_IP }), desk, close: () => void local.store.close() };
 }
 
 /**
@@ -41,14 +59,14 @@ async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; c
  * If the database cannot be opened, the server stays up and each call says so instead of dying.
  */
 class DeferredKeyApi implements KeyApi {
-  private opened: Promise<{ api: KeyApi; close(): void }> | undefined;
+  private opened: Promise<Opened> | undefined;
 
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
   ) {}
 
-  load(): Promise<{ api: KeyApi; close(): void }> {
+  load(): Promise<Opened> {
     this.opened ??= openApi(this.config, this.logger).catch((err: unknown) => {
       this.logger.error('cannot open the key store', { error: err instanceof Error ? err.message : String(err), db: this.config.dbPath });
       throw err;
@@ -77,6 +95,11 @@ class DeferredKeyApi implements KeyApi {
   async call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
     return (await this.api()).call(name, input);
   }
+  async preview(name: OperationName, input?: unknown): Promise<KeyView> {
+    const api = await this.api();
+    if (api.preview === undefined) throw new Error('no preview');
+    return api.preview(name, input);
+  }
   async permissions(): Promise<readonly string[] | undefined> {
     try {
       return await (await this.load()).api.permissions();
@@ -92,7 +115,15 @@ export async function runStdio(config: Config, logger: Logger): Promise<void> {
   const dispatcher = new McpDispatcher({
     version: VERSION,
     logger,
-    runner: async () => (await import('../mcp/run-tool.js')).createToolRunner({ logger, missingKeyHint: MISSING_KEY_HINT }),
+    confirm: config.confirm,
+    runner: async () =>
+      (await import('../mcp/run-tool.js')).createToolRunner({
+        logger,
+        missingKeyHint: MISSING_KEY_HINT,
+        confirm: config.confirm,
+        secretDelivery: config.secretDelivery,
+        reveals: { deposit: async (secret) => (await api.load()).desk.deposit(secret) },
+      }),
   });
   const warmUp = () =>
     setImmediate(() => {

@@ -1,5 +1,6 @@
 import type { Caller, Credential, Gate } from './auth.js';
 import type { OperationName, OperationResult } from './operations/index.js';
+import type { KeyView } from './schemas.js';
 import type { KeyService } from './service.js';
 
 /**
@@ -12,14 +13,16 @@ export interface KeyApi {
   call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>>;
   /** The caller's permissions, charging nothing; undefined when they cannot be known for free. */
   permissions(): Promise<readonly string[] | undefined>;
+  /** The key an operation would act on, checked but not run and not charged: what a confirmation shows the human. */
+  preview?(name: OperationName, input?: unknown): Promise<KeyView>;
 }
 
 /** Each call passes the gate (and is charged one request), then runs one operation. */
 export class LocalKeyApi implements KeyApi {
   constructor(
-    private readonly gate: Gate,
-    private readonly service: KeyService,
-    private readonly credential: Credential,
+    protected readonly gate: Gate,
+    protected readonly service: KeyService,
+    protected readonly credential: Credential,
   ) {}
 
   call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
@@ -33,6 +36,10 @@ export class LocalKeyApi implements KeyApi {
     } finally {
       admission.release();
     }
+  }
+
+  async preview(name: OperationName, input?: unknown): Promise<KeyView> {
+    return this.service.preview(name, await this.gate.peek(this.credential), input);
   }
 
   async permissions(): Promise<readonly string[] | undefined> {

@@ -13,6 +13,8 @@ export const ERROR_TYPES = [
   'NOT_FOUND',
   'INVALID_REQUEST',
   'CANNOT_REVOKE_SELF',
+  'CONFIRMATION_DECLINED',
+  'CONFIRMATION_REQUIRED',
   'PAYLOAD_TOO_LARGE',
   'RATE_LIMIT_EXCEEDED',
   'CONCURRENCY_LIMIT_EXCEEDED',
@@ -40,10 +42,12 @@ export function statusOf(type: ErrorType): number {
     case 'IP_NOT_ALLOWED':
     case 'INSUFFICIENT_PERMISSIONS':
     case 'ORGANIZATION_FORBIDDEN':
+    case 'CONFIRMATION_REQUIRED':
       return 403;
     case 'NOT_FOUND':
       return 404;
     case 'CANNOT_REVOKE_SELF':
+    case 'CONFIRMATION_DECLINED':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
@@ -67,6 +71,8 @@ const DEFAULT_MESSAGES: Record<ErrorType, string> = {
   NOT_FOUND: 'Not found',
   INVALID_REQUEST: 'The request is invalid',
   CANNOT_REVOKE_SELF: 'A key cannot revoke or disable itself; rotate the key instead',
+  CONFIRMATION_DECLINED: 'The user declined or cancelled the confirmation; nothing was changed',
+  CONFIRMATION_REQUIRED: 'This action needs the user to confirm it, and this client cannot ask them (connect with a client that supports elicitation)',
   PAYLOAD_TOO_LARGE: 'The request body is too large',
   RATE_LIMIT_EXCEEDED: 'Rate limit exceeded',
   CONCURRENCY_LIMIT_EXCEEDED: 'Rate limit exceeded: too many concurrent requests for this API key',

@@ -40,6 +40,21 @@ export interface ToolSpec {
 }
 
 /**
+ * Asks the human before the operation runs, where the client can (MCP form elicitation): the form
+ * shows the key the arguments name and what will happen. REST is never asked.
+ */
+export interface ConfirmRule<A = never> {
+  /** Whether these (checked) arguments need confirming; absent: always. */
+  when?(args: A): boolean;
+  /** The action, as the form's title: "Revoke this key". */
+  action: string;
+  /** What happens, in words the human reads. */
+  consequence(args: A): string;
+  /** The key that authenticates the call may not be the target (revoke, disable): refused before asking. */
+  notSelf?: boolean;
+}
+
+/**
  * One operation, declared once: the MCP tool, the REST routes, the clients (local, HTTP, remote),
  * tool visibility, permission checks and OpenAPI all follow from this entry.
  */
@@ -50,9 +65,11 @@ export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType 
   permission: Permission | null;
   /** Changes keys: hidden from read-only MCP connections and refused by a read-only server. */
   write: boolean;
-  /** Its result holds a full token: no cache may keep the answer. */
-  secret?: boolean;
   tool: ToolSpec;
+  /** Confirmed by the human first, where an MCP client can ask (see ConfirmRule). */
+  confirm?: ConfirmRule<z.output<I>>;
+  /** The result holds a new key's secret: no cache may keep the answer, and over MCP it may be delivered by a one-time reveal link instead. */
+  secret?: true;
   /** The first route is the one remote mode calls. */
   rest: readonly [RestRoute<z.output<O>>, ...RestRoute<z.output<O>>[]];
   /** The service method, given input already checked against `input` by a caller holding `permission`. */

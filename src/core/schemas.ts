@@ -173,6 +173,22 @@ export const RotatedKey = z.object({
 });
 export type RotatedKey = z.infer<typeof RotatedKey>;
 
+/** How a new key's secret reaches the user over MCP: in the result (inline), or by a one-time reveal the model never reads. */
+export const SecretDelivery = z
+  .enum(['inline', 'reveal'])
+  .describe(
+    'inline: the secret is in this result. reveal: the result holds no secret, only a one-time link or command the user opens to see it (10 minutes, once). May only be stricter than the server setting.',
+  );
+
+export const Reveal = z
+  .object({
+    url: z.string().optional().describe('A one-time page showing the secret to the user: give the link to the user; do not open it yourself.'),
+    command: z.string().optional().describe('Run by the user in a terminal (same database or server) to print the secret once.'),
+    expires_at: z.string().describe('When the link and command stop working.'),
+    delivered: z.literal('url_elicitation').optional().describe('The client already showed the user the link; there is nothing to pass on.'),
+  })
+  .describe('Where the user sees the secret once, in place of secret: it never enters this conversation.');
+
 export const Whoami = z.object({
   organization: z.object({ id: z.string(), name: z.string(), plan: z.enum(['free', 'pro', 'enterprise']) }),
   key: KeyView,

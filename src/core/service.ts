@@ -6,7 +6,7 @@ import { type CeilingPaths, type RequestedRestrictions, type Restrictions, withi
 import { DisperslError, invalidRequest, notFound } from './errors.js';
 import { nameProblem } from './names.js';
 import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, missingGrants } from './model.js';
-import { type Operation, execute } from './operation.js';
+import { type Operation, execute, parseInput, requirePermission } from './operation.js';
 import { OPERATIONS, type OperationName, type OperationResult } from './operations/index.js';
 import type {
   CreatedKey,
@@ -22,7 +22,7 @@ import type {
   Whoami,
 } from './schemas.js';
 import type { KeyStore, StoreOps } from './store.js';
-import { type RandomSource, generateToken, publicId } from './tokens.js';
+import { type RandomSource, generateToken, hashToken, publicId } from './tokens.js';
 
 type Args<S extends z.ZodType> = z.output<S>;
 
@@ -123,6 +123,25 @@ export class KeyService {
   /** An operation by name, for a caller, on raw input: the permission, then the input, then the method. */
   execute<N extends OperationName>(name: N, caller: Caller, input?: unknown): Promise<OperationResult<N>> {
     return execute(OPERATIONS[name] as unknown as Operation, this, caller, input) as Promise<OperationResult<N>>;
+  }
+
+  /**
+   * The key an operation's input names, for the human to confirm before it runs: the operation's
+   * permission and input are checked as `execute` would, and nothing changes.
+   */
+  async preview(name: OperationName, caller: Caller, input?: unknown): Promise<KeyView> {
+    const operation = OPERATIONS[name] as unknown as Operation;
+    requirePermission(caller, operation.permission);
+    const { id } = parseInput(operation.input, input) as { id?: unknown };
+    if (typeof id !== 'string') throw invalidRequest([{ path: 'id', message: 'this operation names no key' }]);
+    if (operation.confirm?.notSelf === true && id === caller.key.id) throw new DisperslError('CANNOT_REVOKE_SELF');
+    return toView(await this.find(this.store, caller, id));
+  }
+
+  /** Whether a token is a key of the caller's organization (remote mode deposits only those for a reveal). */
+  async holdsSecret(caller: Caller, token: string): Promise<boolean> {
+    const found = await this.store.findByHash(hashToken(token));
+    return found !== undefined && found.key.org_id === caller.org.id;
   }
 
   async list(caller: Caller, { limit, cursor, include_revoked }: Args<typeof ListKeysInput>): Promise<KeyList> {

@@ -26,6 +26,17 @@ export interface ListOptions {
   includeRevoked: boolean;
 }
 
+/**
+ * A secret waiting to be shown once (secret delivery by reveal): sealed under a key derived from its
+ * one-time code, which the database never holds; `id` is a hash of the code.
+ */
+export interface RevealRecord {
+  id: string;
+  sealed: string;
+  expires_at: number;
+  created_at: number;
+}
+
 /** How a request names its key: by the hash of its token, or (an access token's grant) by id. */
 export type KeyRef = { hash: string } | { id: string };
 
@@ -78,6 +89,13 @@ export interface StoreOps {
   serverSecret(name: string, make: () => string, at: number): Promise<string>;
   /** Records a used MCP requestState (forgetting expired ones): true the first time, false for a replay. */
   useRequestState(nonce: string, expiresAt: number, now: number): Promise<boolean>;
+
+  /** Stores a sealed secret to reveal once (deleting expired ones). */
+  insertReveal(reveal: RevealRecord): Promise<void>;
+  /** Deletes and answers the reveal with this id if it has not expired at `now`: the one time it is shown, in any process. */
+  takeReveal(id: string, now: number): Promise<RevealRecord | undefined>;
+  /** Whether a reveal with this id waits, unexpired at `now`; changes nothing. */
+  hasReveal(id: string, now: number): Promise<boolean>;
 }
 
 /**

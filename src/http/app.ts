@@ -5,6 +5,8 @@ import type { KeyService } from '../core/service.js';
 import { ModernDispatcher } from '../mcp/modern.js';
 import type { McpDispatcher } from '../mcp/protocol.js';
 import type { RequestStates } from '../mcp/request-state.js';
+import type { Reveals } from '../core/reveals.js';
+import { revealPages } from './reveal-page.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH } from './body.js';
 import type { AppEnv } from './env.js';
 import { mcpEndpoint, mcpMethodNotAllowed } from './mcp.js';
@@ -43,6 +45,8 @@ export interface AppOptions {
   oauth?: ClientCredentialsDeps;
   /** For /healthz: why the database cannot take a write now (logged), or undefined when it can. Without it, /healthz checks nothing. */
   health?: () => Promise<{ error: string; code?: string } | undefined>;
+  /** Secret delivery by reveal: the one-time pages (/reveal/<code>) and remote mode's deposits (POST /v1/reveals). */
+  reveals?: { reveals: Reveals; url(code: string): string };
 }
 
 const MCP_PATHS = [
@@ -87,6 +91,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       if (problem !== undefined) logger.warn('health check failed: the database cannot be written', problem);
       return problem === undefined;
     },
+    reveals: options.reveals,
   };
   const routes = ROUTES.filter((route) => route.enabled?.(deps) ?? true);
 
@@ -104,6 +109,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   for (const endpoint of MCP_ROUTES) {
     app.post(endpoint.path, origin, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
     app.all(endpoint.path, mcpMethodNotAllowed());
+  }
+
+  if (options.reveals) {
+    const pages = revealPages({ reveals: options.reveals.reveals, clock });
+    app.get('/reveal/:code', pages.show);
+    app.post('/reveal/:code', pages.take);
   }
 
   app.use('/v1/*', bodyLimit({ limit }));

@@ -2,6 +2,8 @@ import { type Admission, type Caller, type Credential, type Gate } from '../core
 import { LocalKeyApi } from '../core/api.js';
 import type { Window } from '../core/limits.js';
 import type { KeyService } from '../core/service.js';
+import type { OperationName } from '../core/operations/index.js';
+import type { KeyView } from '../core/schemas.js';
 
 /**
  * The KeyApi of one MCP-over-HTTP request. The request has already been authenticated: either
@@ -44,6 +46,12 @@ export class HttpKeyApi extends LocalKeyApi {
 
   override async permissions(): Promise<readonly string[] | undefined> {
     return (this.known ?? this.admitted?.caller)?.key.permissions ?? super.permissions();
+  }
+
+  /** The request was peeked (a call that asks first): its caller answers without a second lookup. */
+  override async preview(name: OperationName, input?: unknown): Promise<KeyView> {
+    const caller = this.known ?? this.admitted?.caller;
+    return caller === undefined ? super.preview(name, input) : this.service.preview(name, caller, input);
   }
 
   /** Frees an up-front admission that no operation used (the call failed before reaching the service). */

@@ -6,7 +6,8 @@ import type { Logger } from '../core/log.js';
 import { redactPath } from '../core/redact.js';
 import type { KeyService } from '../core/service.js';
 import { ALL_PROTOCOL_VERSIONS, type Route, batchHasModern, classify } from '../mcp/eras.js';
-import type { ModernDispatcher } from '../mcp/modern.js';
+import { type ModernDispatcher, humanOf } from '../mcp/modern.js';
+import { asksFirst } from '../mcp/tool.js';
 import { JSONRPC, type McpDispatcher, isWriteTool } from '../mcp/protocol.js';
 import { SNAPSHOT } from '../mcp/snapshot.js';
 import { hasJsonContentType, parseJson, readBody } from './body.js';
@@ -67,12 +68,15 @@ function failure(c: AppContext, error: DisperslError): Response {
  * up front: one pass through the gate authenticates it and pays for the call. Anything else is
  * only peeked at, which costs nothing, exactly as over stdio.
  */
-function isChargedCall(message: unknown, readOnly: boolean): boolean {
+function isChargedCall(message: unknown, readOnly: boolean, mayAsk: boolean): boolean {
   if (!isObject(message) || message.jsonrpc !== '2.0' || message.method !== 'tools/call') return false;
   if (typeof message.id !== 'string' && typeof message.id !== 'number') return false;
   const params = message.params;
   if (!isObject(params) || typeof params.name !== 'string' || !TOOL_NAMES.has(params.name)) return false;
   if (readOnly && isWriteTool(params.name)) return false;
+  // A later round of a multi round-trip call, or one that may ask the human first, is peeked: whichever
+  // round runs the operation pays for it then, so the whole call costs one request and a declined one none.
+  if (params.requestState !== undefined || (mayAsk && asksFirst(params.name, params.arguments))) return false;
   return params.arguments === undefined || isObject(params.arguments);
 }
 
@@ -109,7 +113,8 @@ export function mcpEndpoint(options: McpOptions, { keyFrom, readOnly }: Endpoint
     let auth: { known?: Caller; admitted?: Admission };
     try {
       // Every request, initialize included, needs a valid key; a bad key is refused before a bad body.
-      auth = await authenticate(options, credential, parsed.ok && route?.era !== 'reject' && isChargedCall(parsed.value, readOnly));
+      const mayAsk = route?.era === 'modern' && humanOf(route.envelope).form;
+      auth = await authenticate(options, credential, parsed.ok && route?.era !== 'reject' && isChargedCall(parsed.value, readOnly, mayAsk));
     } catch (err) {
       const start = startOf(credential.token);
       if (start !== undefined) c.set('keyStart', start);

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { Reveals } from '../core/reveals.js';
 import type { KeyService } from '../core/service.js';
 import type { ClientCredentialsDeps } from '../oauth/client-credentials.js';
 import type { AppContext } from './env.js';
@@ -14,6 +15,8 @@ export interface RouteDeps {
   oauth?: ClientCredentialsDeps | undefined;
   /** Whether the database takes a write now (for /healthz). */
   healthy(): Promise<boolean>;
+  /** Secret delivery by reveal: where secrets wait, and the page URL of a code. */
+  reveals?: { reveals: Reveals; url(code: string): string } | undefined;
 }
 
 /** One HTTP route: what OpenAPI says of it, and its handler. Every surface of the app is one of these but the MCP endpoints. */

@@ -1,7 +1,7 @@
 import { DisperslError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ALL_PROTOCOL_VERSIONS, type Envelope, META, modernStatus } from './eras.js';
-import { INSTRUCTIONS, InputRequired, JSONRPC, type JsonRpcId, type McpContext, type McpDispatcher, RpcError, visibleTools } from './protocol.js';
+import { type Human, INSTRUCTIONS, InputRequired, JSONRPC, type JsonRpcId, type McpContext, type McpDispatcher, RpcError } from './protocol.js';
 import type { RequestStates } from './request-state.js';
 
 /**
@@ -65,7 +65,7 @@ export class ModernDispatcher {
     if (!isId(id)) return { response: modernError(undefined, JSONRPC.INVALID_REQUEST, 'Invalid Request: id must be a string or a number'), status: 400 };
     const params = message.params as Record<string, unknown>;
     try {
-      const result = await this.dispatch(method as string, params, envelope, context);
+      const result = await this.dispatch(method as string, params, envelope, { ...context, human: humanOf(envelope) });
       return { response: { jsonrpc: '2.0', id, result }, status: 200 };
     } catch (err) {
       const response =
@@ -89,7 +89,7 @@ export class ModernDispatcher {
           _meta: { [META.serverInfo]: { name: 'dispersl-mcp', title: 'Dispersl API keys', version: this.options.dispatcher.version } },
         };
       case 'tools/list':
-        return { resultType: 'complete', tools: await visibleTools(context), ...TOOLS_LIST_CACHE };
+        return { resultType: 'complete', tools: await this.options.dispatcher.tools(context), ...TOOLS_LIST_CACHE };
       case 'tools/call':
         return this.callTool(params, envelope, context);
       default:
@@ -125,6 +125,16 @@ export class ModernDispatcher {
     }
     return { resultType: 'complete', ...answer };
   }
+}
+
+/**
+ * What a 2026-07-28 request's client can show its user: `elicitation: {}` means form only, as in
+ * the revision's schema; the answers come back in the next round, so there is no `elicit` here.
+ */
+export function humanOf(envelope: Envelope): Human {
+  const elicitation = envelope.capabilities.elicitation;
+  if (!isObject(elicitation)) return { form: false, url: false };
+  return { form: Object.keys(elicitation).length === 0 || isObject(elicitation.form), url: isObject(elicitation.url) };
 }
 
 /** The client capability an input request needs (elicitation/create needs elicitation, …). */

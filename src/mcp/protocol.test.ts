@@ -191,7 +191,7 @@ describe('McpDispatcher: tools/call', () => {
 
   it('lets a caller without keys:write call a write tool it cannot see, and answers INSUFFICIENT_PERMISSIONS', async () => {
     const reader = await (await world()).service.execute('generateKey', await (await world()).callerOf((await world()).tenant.adminSecret), { name: 'reader', permissions: ['keys:read'] });
-    const api = await await localApi(reader.secret);
+    const api = await localApi(reader.secret);
     expect(await toolNames(api)).toEqual(READ_TOOLS);
     const refused = envelopeOf(await result('tools/call', { name: 'generate_key', arguments: { name: 'x' } }, api));
     expect(refused.error).toMatchObject({ code: 403, type: 'INSUFFICIENT_PERMISSIONS', details: { required: ['keys:write'] } });

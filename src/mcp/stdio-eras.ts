@@ -1,6 +1,11 @@
 import { MODERN_ERRORS, MODERN_PROTOCOL_VERSION, classify } from './eras.js';
 import { type ModernDispatcher, modernError } from './modern.js';
-import { type JsonRpcResponse, type McpContext, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
+import { Outbound } from './outbound.js';
+import { type Human, type JsonRpcResponse, type McpContext, type McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /**
  * Over stdio the era belongs to the connection: the first `initialize` pins it to the revision it
@@ -12,13 +17,25 @@ import { type JsonRpcResponse, type McpContext, type McpDispatcher, SUPPORTED_PR
  */
 export class StdioEras {
   private pinned: { era: 'legacy'; version: string } | { era: 'modern' } | undefined;
+  /** On earlier revisions, what the client declared at initialize it can show its user, and how to ask it. */
+  private human: Human | undefined;
+  private readonly outbound = new Outbound();
 
   constructor(
     private readonly dispatcher: McpDispatcher,
     private readonly modern: ModernDispatcher,
   ) {}
 
+  connect(send: (message: unknown) => void): void {
+    this.outbound.connect(send);
+  }
+
+  disconnect(): void {
+    this.outbound.close();
+  }
+
   async handle(message: unknown, context: McpContext): Promise<unknown> {
+    if (this.outbound.settle(message)) return undefined;
     const route = classify(message);
     if (route.era === 'legacy') return this.legacy(message, context);
     const { id } = message as Record<string, unknown>;
@@ -51,11 +68,25 @@ export class StdioEras {
         envelope: { missing: ['_meta'] },
       });
     }
-    const answer: JsonRpcResponse | undefined = await this.dispatcher.handle(message, context);
+    const answer: JsonRpcResponse | undefined = await this.dispatcher.handle(message, this.human === undefined ? context : { ...context, human: this.human });
     if (m?.method === 'initialize' && answer !== undefined && 'result' in answer) {
       const version = answer.result.protocolVersion;
       this.pinned = { era: 'legacy', version: typeof version === 'string' ? version : SUPPORTED_PROTOCOL_VERSIONS[0] };
+      this.human = this.humanOf(m.params);
     }
     return answer;
+  }
+
+  /** initialize's elicitation capability: `{}` means form only. Earlier revisions ask by a request of the server's own. */
+  private humanOf(params: unknown): Human | undefined {
+    const capabilities = isObject(params) && isObject(params.capabilities) ? params.capabilities : undefined;
+    const elicitation = capabilities?.elicitation;
+    if (!isObject(elicitation)) return undefined;
+    return {
+      form: Object.keys(elicitation).length === 0 || isObject(elicitation.form),
+      // URL elicitation on earlier revisions needs elicitation ids and completion notices: links go in the result there.
+      url: false,
+      elicit: (form) => this.outbound.request('elicitation/create', form),
+    };
   }
 }

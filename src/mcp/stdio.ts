@@ -4,6 +4,10 @@ import { JSONRPC, type McpContext, rpcError } from './protocol.js';
 /** What answers one message: the legacy dispatcher, or StdioEras, which pins the connection's era. */
 export interface MessageHandler {
   handle(message: unknown, context: McpContext): Promise<unknown>;
+  /** Given the way to write a message, for requests of the server's own (elicitation/create). */
+  connect?(send: (message: unknown) => void): void;
+  /** The input ended. */
+  disconnect?(): void;
 }
 
 const MAX_LINE = 4 * 1024 * 1024;
@@ -23,6 +27,7 @@ export function serveStdio(dispatcher: MessageHandler, context: McpContext, inpu
       onFirstAnswer?.();
     }
   };
+  dispatcher.connect?.(send);
   const handleLine = (line: string) => {
     if (line.trim() === '') return;
     let message: unknown;
@@ -67,6 +72,7 @@ export function serveStdio(dispatcher: MessageHandler, context: McpContext, inpu
       // A last message may come without its newline before the input closes.
       if (!discarding) handleLine(buffer);
       buffer = '';
+      dispatcher.disconnect?.();
       void Promise.allSettled([...inFlight]).then(() => resolve());
     };
     input.once('end', finish);

@@ -3,6 +3,7 @@ import { DisperslError, invalidRequest } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { type Operation, type RestRoute, parseInput } from '../core/operation.js';
 import { OPERATIONS, type OperationName, type OperationResult } from '../core/operations/index.js';
+import type { KeyView } from '../core/schemas.js';
 import { isLoopbackHost, parseBaseUrl } from './base-url.js';
 import { RestClient } from './rest-client.js';
 import { probePermissions } from './permissions.js';
@@ -88,6 +89,21 @@ export class RemoteKeyApi implements KeyApi {
     // Returned as sent, once it has the contract's shape, so nothing is dropped or reordered.
     if (!operation.output.safeParse(result).success) throw this.client.unexpected({ method: route.method, path: url });
     return result as OperationResult<N>;
+  }
+
+  /** The key a confirmation shows: the server's GET /v1/keys/{id} (one request of its quota). */
+  async preview(_name: OperationName, input?: unknown): Promise<KeyView> {
+    const id = (input as { id?: unknown } | undefined)?.id;
+    return this.call('getKey', { id });
+  }
+
+  /** Secret delivery by reveal in remote mode: the server keeps the secret for one reveal on its page. */
+  async deposit(secret: string): Promise<{ code: string; expires_at: number; url: string }> {
+    this.requireKey();
+    const path = this.client.api('/reveals');
+    const answer = (await this.client.call({ method: 'POST', path, body: { secret } })) as { code?: unknown; url?: unknown; expires_at?: unknown };
+    if (typeof answer.code !== 'string' || typeof answer.url !== 'string' || typeof answer.expires_at !== 'string') throw this.client.unexpected({ method: 'POST', path });
+    return { code: answer.code, url: answer.url, expires_at: Date.parse(answer.expires_at) };
   }
 
   /**

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_USAGE } from '../core/model.js';
 import type { AuditEvent, KeyRecord, Organization, Usage } from '../core/model.js';
-import type { KeyLookup, KeyRef, KeyStore, SigningKeyRecord } from '../core/store.js';
+import type { KeyLookup, KeyRef, KeyStore, RevealRecord, SigningKeyRecord } from '../core/store.js';
 
 /**
  * The one suite every KeyStore backend passes (better-auth's adapter suites are the model): a
@@ -529,6 +529,47 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           const k = await key(o);
           await expect(store.appendAudit(anEvent(k, { key_id: 'key_unknown' }))).rejects.toThrow();
           await expect(store.appendAudit(anEvent(k, { org_id: 'org_unknown' }))).rejects.toThrow();
+        });
+      });
+
+      describe('reveals', () => {
+        const aReveal = (overrides: Partial<RevealRecord> = {}): RevealRecord => ({ id: nextId('reveal'), sealed: 'c2VhbGVk', expires_at: T0 + 600_000, created_at: T0, ...overrides });
+
+        it('answers a waiting reveal once, then never again', async () => {
+          const r = aReveal();
+          await store.insertReveal(r);
+          expect(await store.hasReveal(r.id, T0 + 1)).toBe(true);
+          expect(await store.takeReveal(r.id, T0 + 1)).toEqual(r);
+          expect(await store.takeReveal(r.id, T0 + 2)).toBeUndefined();
+          expect(await store.hasReveal(r.id, T0 + 2)).toBe(false);
+        });
+
+        it('answers nothing for an expired reveal, and forgets it', async () => {
+          const r = aReveal({ expires_at: T0 + 10 });
+          await store.insertReveal(r);
+          expect(await store.hasReveal(r.id, T0 + 10)).toBe(false);
+          expect(await store.takeReveal(r.id, T0 + 10)).toBeUndefined();
+          expect(await store.hasReveal(r.id, T0)).toBe(false);
+        });
+
+        it('forgets expired reveals when another is stored', async () => {
+          const old = aReveal({ expires_at: T0 + 10 });
+          await store.insertReveal(old);
+          await store.insertReveal(aReveal({ created_at: T0 + 20, expires_at: T0 + 600_020 }));
+          expect(await store.hasReveal(old.id, T0)).toBe(false);
+        });
+
+        it('gives a reveal to exactly one of two stores taking it at once', async () => {
+          const other = await connect();
+          const r = aReveal();
+          await store.insertReveal(r);
+          const taken = await Promise.all([store.takeReveal(r.id, T0 + 1), other.takeReveal(r.id, T0 + 1)]);
+          expect(taken.filter((t) => t !== undefined)).toEqual([r]);
+        });
+
+        it('answers nothing for an unknown id', async () => {
+          expect(await store.takeReveal('unknown', T0)).toBeUndefined();
+          expect(await store.hasReveal('unknown', T0)).toBe(false);
         });
       });
 

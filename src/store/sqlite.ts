@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { causeOf } from '../core/errors.js';
-import type { BatchDecision, KeyLookup, KeyRef, KeyStore, ListOptions, SigningKeyRecord, StoreOps } from '../core/store.js';
+import type { BatchDecision, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SigningKeyRecord, StoreOps } from '../core/store.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
 const MIGRATIONS: readonly string[] = [
@@ -74,6 +74,9 @@ const MIGRATIONS: readonly string[] = [
   // MCP 2026-07-28 requestState: the secret that seals it, shared by every process, and the states already used.
   `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL);
    CREATE TABLE used_request_states (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // Secrets waiting to be revealed once, sealed under a key derived from a code the database never holds.
+  `CREATE TABLE reveals (id TEXT PRIMARY KEY, sealed TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX reveals_by_expiry ON reveals (expires_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -317,6 +320,10 @@ function prepareStatements(db: Database.Database) {
     serverSecret: db.prepare('SELECT secret FROM server_secrets WHERE name = ?').pluck(),
     forgetRequestStates: db.prepare('DELETE FROM used_request_states WHERE expires_at <= ?'),
     useRequestState: db.prepare('INSERT OR IGNORE INTO used_request_states (nonce, expires_at) VALUES (?, ?)'),
+    forgetReveals: db.prepare('DELETE FROM reveals WHERE expires_at <= ?'),
+    insertReveal: db.prepare('INSERT INTO reveals (id, sealed, expires_at, created_at) VALUES (@id, @sealed, @expires_at, @created_at)'),
+    takeReveal: db.prepare('DELETE FROM reveals WHERE id = ? RETURNING id, sealed, expires_at, created_at'),
+    hasReveal: db.prepare('SELECT EXISTS (SELECT 1 FROM reveals WHERE id = ? AND expires_at > ?)').pluck(),
   };
 }
 
@@ -455,12 +462,33 @@ class SqliteOps implements StoreOps {
     this.statements.forgetRequestStates.run(now);
     return this.statements.useRequestState.run(nonce, expiresAt).changes === 1;
   }
+
+  async insertReveal(reveal: RevealRecord): Promise<void> {
+    // One commit for both; inside a caller's transaction, part of it.
+    const run = () => {
+      this.statements.forgetReveals.run(reveal.created_at);
+      this.statements.insertReveal.run(reveal);
+    };
+    if (this.db.inTransaction) run();
+    else this.db.transaction(run).immediate();
+  }
+
+  async takeReveal(id: string, now: number): Promise<RevealRecord | undefined> {
+    // One statement deletes and answers it, so two processes racing for one code cannot both get it.
+    const row = this.statements.takeReveal.get(id) as RevealRecord | undefined;
+    this.statements.forgetReveals.run(now);
+    return row !== undefined && row.expires_at > now ? row : undefined;
+  }
+
+  async hasReveal(id: string, now: number): Promise<boolean> {
+    return this.statements.hasReveal.get(id, now) === 1;
+  }
 }
 
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
   'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'replaceSigningKeySecret', 'pruneSigningKeys', 'serverSecret',
-  'useRequestState',
+  'useRequestState', 'insertReveal', 'takeReveal', 'hasReveal',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
 /**
@@ -498,6 +526,9 @@ export class SqliteStore implements KeyStore {
   declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
   declare serverSecret: StoreOps['serverSecret'];
   declare useRequestState: StoreOps['useRequestState'];
+  declare insertReveal: StoreOps['insertReveal'];
+  declare takeReveal: StoreOps['takeReveal'];
+  declare hasReveal: StoreOps['hasReveal'];
 
   constructor(private readonly path: string) {
     if (path !== ':memory:') prepareFile(path);

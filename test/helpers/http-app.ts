@@ -4,6 +4,7 @@ import type { AppEnv } from '../../src/http/env.js';
 import { createLogger } from '../../src/core/log.js';
 import { McpDispatcher } from '../../src/mcp/protocol.js';
 import { createToolRunner } from '../../src/mcp/run-tool.js';
+import { Reveals } from '../../src/core/reveals.js';
 import { type OrgSetup, type World, createWorld } from '../../src/testing/fixtures.js';
 
 /** An HTTP exchange as a test reads it. */
@@ -77,6 +78,7 @@ export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readO
     logger,
     version: '0.0.0-test',
     clock: world.clock.read,
+    reveals: { reveals: new Reveals(world.store, world.clock.read), url: (code) => `http://127.0.0.1/reveal/${code}` },
     readOnly: setup.readOnly,
     bodyLimit: setup.bodyLimit,
     maxDepth: setup.maxDepth,

@@ -167,6 +167,7 @@ const EXAMPLES: Record<string, { query?: string; body?: unknown }> = {
   updateKey: { body: { name: 'renamed' } },
   revokeKey: {},
   rotateKey: { body: { grace_period_seconds: 60 } },
+  createReveal: { body: { secret: 'pk_live_00000000000000000000000000000000000000' } },
   whoami: {},
   openapi: {},
   healthz: {},

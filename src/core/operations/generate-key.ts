@@ -11,7 +11,7 @@ export const generateKey = defineOperation({
     name: 'generate_key',
     title: 'Generate an API key',
     description:
-      'Create a new API key and return its secret (pk_live_… or pk_test_…). The secret is shown ONCE: give it to the user right away and tell them to store it (e.g. in an environment variable or CI secret); it cannot be retrieved later. Use environment "test" for development and CI keys. Set an expiry with expires_in_seconds (a week is 604800) or expires_at. Permissions, expiry, allowed_ips and rate_limit default to your own key\'s and can never exceed them (no later expiry, no wider allowlist, no looser rate limit). Needs keys:write, from a key that has not been rotated; a test key creates test keys only.',
+      'Create a new API key and return its secret (pk_live_… or pk_test_…). The secret is shown ONCE: give it to the user right away and tell them to store it (e.g. in an environment variable or CI secret); it cannot be retrieved later. Use environment "test" for development and CI keys. Set an expiry with expires_in_seconds (a week is 604800) or expires_at. Permissions, expiry, allowed_ips and rate_limit default to your own key\'s and can never exceed them (no later expiry, no wider allowlist, no looser rate limit). If the result holds reveal instead of secret (secret_delivery reveal), give the user reveal.url or reveal.command: the secret is shown to them there, once, and never to you; do not open the link yourself. Needs keys:write, from a key that has not been rotated; a test key creates test keys only.',
     destructive: false,
     idempotent: false,
   },

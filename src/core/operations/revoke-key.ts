@@ -10,9 +10,14 @@ export const revokeKey = defineOperation({
     name: 'revoke_key',
     title: 'Revoke an API key',
     description:
-      'Permanently revoke an API key by id: from the next request on, in every process, it answers REVOKED_API_KEY. This cannot be undone (to pause a key, use update_key with enabled false). Confirm with the user first. A key cannot revoke itself: to replace the key you are using, use rotate_key. Revoking an already revoked key changes nothing. Needs keys:write.',
+      'Permanently revoke an API key by id: from the next request on, in every process, it answers REVOKED_API_KEY. This cannot be undone (to pause a key, use update_key with enabled false). The server asks the user to confirm where the client can (CONFIRMATION_DECLINED if they say no); otherwise confirm with the user first. A key cannot revoke itself: to replace the key you are using, use rotate_key. Revoking an already revoked key changes nothing. Needs keys:write.',
     destructive: true,
     idempotent: true,
+  },
+  confirm: {
+    action: 'Revoke this API key',
+    consequence: () => 'Every request with it fails from now on (REVOKED_API_KEY). This cannot be undone.',
+    notSelf: true,
   },
   rest: [
     {

@@ -14,6 +14,12 @@ export const updateKey = defineOperation({
     destructive: false,
     idempotent: true,
   },
+  confirm: {
+    when: ({ enabled }) => enabled === false,
+    action: 'Disable this API key',
+    consequence: () => 'Every request with it fails from now on (DISABLED_API_KEY), until it is enabled again.',
+    notSelf: true,
+  },
   rest: [
     {
       method: 'PATCH',

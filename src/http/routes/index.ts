@@ -5,6 +5,7 @@ import { oauthTokenRoute } from './oauth.token.js';
 import { openapiRoute } from './openapi.get.js';
 import { OPERATION_ROUTES } from './operations.js';
 import { authorizationServerRoute } from './well-known.authorization-server.js';
+import { revealsPostRoute } from './reveals.post.js';
 import { protectedResourceRoutes } from './well-known.protected-resource.js';
 
 /** Static paths before parameterized ones: GET /v1/keys/new is registered before /v1/keys/:id, which would match it too. */
@@ -19,4 +20,5 @@ export const ROUTES: readonly Route[] = [
   oauthAuthorizeRoute,
   authorizationServerRoute,
   ...protectedResourceRoutes,
+  revealsPostRoute,
 ];
