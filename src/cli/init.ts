@@ -1,5 +1,6 @@
 import type { Plan } from '../core/model.js';
 import { type Config, localUrl } from './config.js';
+import { describeLocation } from '../store/open.js';
 import { openLocal } from './local.js';
 
 export interface InitOptions {
@@ -60,7 +61,7 @@ export async function runInit(config: Config, options: InitOptions, print: (text
       max_concurrency: options.maxConcurrency,
     });
     const { organization } = created;
-    const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${config.dbPath}`;
+    const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${describeLocation(config.dbPath)}`;
     print(announceKey(headline, created, config, localUrl(config.host, config.port)));
   } finally {
     await local.store.close();

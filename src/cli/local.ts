@@ -18,5 +18,6 @@ export interface LocalOptions {
 
 export async function openLocal(db: string, options: LocalOptions = {}): Promise<Local> {
   const store = await openStore(db);
-  return { store, gate: new Gate(store, Date.now, { accessTokens: options.accessTokens?.(store) }), service: new KeyService(store) };
+  // The store's clock decides the hour: the database's, where many machines share one.
+  return { store, gate: new Gate(store, Date.now, { accessTokens: options.accessTokens?.(store), storeClock: true }), service: new KeyService(store) };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import { describeLocation } from '../store/open.js';
 import { type Config, localUrl } from './config.js';
 import { type CreatedOrganization, announceKey } from './init.js';
 import { VERSION } from './version.js';
@@ -38,10 +39,10 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   if (created) {
-    const headline = `The database ${config.dbPath} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
+    const headline = `The database ${describeLocation(config.dbPath)} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
     process.stdout.write(announceKey(headline, created, config, localUrl(config.host, server.port)));
   }
-  logger.info('dispersl-mcp serve listening', { version: VERSION, url: server.url, db: config.dbPath, read_only: config.readOnly });
+  logger.info('dispersl-mcp serve listening', { version: VERSION, url: server.url, db: describeLocation(config.dbPath), read_only: config.readOnly });
 
   const running = server;
   await new Promise<void>((resolve) => {

@@ -38,6 +38,11 @@ export const LOCAL_IP = '127.0.0.1';
 export interface GateOptions {
   /** Accepts OAuth access tokens beside keys; without it a JWT is just a malformed key. */
   accessTokens?: AccessTokenVerifier | undefined;
+  /**
+   * Charge by the store's clock instead of the gate's (the process's): on a database that several
+   * machines share, the hour then comes from the database, so clocks that disagree cannot split a window.
+   */
+  storeClock?: boolean | undefined;
 }
 
 interface Pending {
@@ -132,17 +137,17 @@ export class Gate {
   private async flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
-    const now = this.clock();
+    const at = this.options.storeClock ? undefined : this.clock();
     let outcomes: ReadonlyArray<Admission | DisperslError> = [];
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
-        (found) => {
+        (found, now) => {
           const decision = this.decide(batch, found, now);
           outcomes = decision.results;
           return decision;
         },
-        now,
+        at,
       );
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.

@@ -526,17 +526,19 @@ export class SqliteStore implements KeyStore {
     });
   }
 
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]> {
+  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<T>, at?: number): Promise<T[]> {
     return this.whenFree(async () => {
       const run = this.db.transaction(() => {
+        // The file is on this machine: its clock is the process's.
+        const now = at ?? Date.now();
         const seen = new Map<string, KeyLookup | undefined>();
         const found = refs.map((ref) => {
           const cacheKey = 'hash' in ref ? `h:${ref.hash}` : `i:${ref.id}`;
           if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
           return seen.get(cacheKey);
         });
-        const { results, usage } = decide(found);
-        for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, at);
+        const { results, usage } = decide(found, now);
+        for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, now);
         return results;
       });
       return run.immediate();
