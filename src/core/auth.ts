@@ -43,6 +43,13 @@ export interface GateOptions {
    * machines share, the hour then comes from the database, so clocks that disagree cannot split a window.
    */
   storeClock?: boolean | undefined;
+  /**
+   * How many flushes may wait on the store at once (default unlimited). Over a network every flush
+   * costs round trips and a commit: with a bound, the requests that arrive meanwhile wait for a
+   * flush to end and go together in the next one, so the batches grow with the load instead of the
+   * commits (group commit in the classic sense).
+   */
+  flushesInFlight?: number | undefined;
 }
 
 interface Pending {
@@ -70,6 +77,10 @@ function normalizeIp(ip: string): string {
  */
 export class Gate {
   private queue: Pending[] = [];
+  /** A flush is scheduled for the next turn of the event loop. */
+  private scheduled = false;
+  /** Flushes waiting on the store. */
+  private flushing = 0;
   private readonly inFlight = new Map<string, number>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
 
@@ -94,7 +105,21 @@ export class Gate {
   private enqueue(request: Omit<Pending, 'resolve' | 'reject'>): Promise<Admission> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => void this.flush());
+      this.schedule();
+    });
+  }
+
+  /** Schedules a flush of the queue for the next turn, unless one is scheduled or as many as allowed are under way. */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.flushing >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing++;
+      void this.flush().finally(() => {
+        this.flushing--;
+        this.schedule();
+      });
     });
   }
 
