@@ -37,6 +37,10 @@ function poolConfig(location: string, options: PostgresOptions): pg.PoolConfig {
     types,
     // A server that does not answer fails the request (INTERNAL_ERROR) instead of holding it forever.
     connectionTimeoutMillis: 5_000,
+    // No request waits on a lock for ever, and a process that hangs inside a transaction (holding the
+    // write lock every process's admin writes need) is cut off by the server.
+    statement_timeout: 15_000,
+    idle_in_transaction_session_timeout: 30_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'dispersl-mcp',

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -129,6 +129,17 @@ export async function startCluster(label: string): Promise<PgCluster | undefined
   ].join(' ');
   const ctl = (args: string[]) => tool(bin, 'pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
   await ctl(['-o', options, 'start']);
+  // A test process that dies without its afterAll must not leave a server running.
+  const stopOnExit = () => {
+    const [file, argv] = asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    try {
+      execFileSync(file, argv, { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // Already stopped.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stopOnExit);
 
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const sql = async <R extends pg.QueryResultRow>(target: string, text: string, values: unknown[] = []): Promise<R[]> => {
@@ -166,6 +177,7 @@ export async function startCluster(label: string): Promise<PgCluster | undefined
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', stopOnExit);
       try {
         await ctl(['-m', 'immediate', 'stop']);
       } finally {

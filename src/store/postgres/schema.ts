@@ -88,6 +88,8 @@ export class PgSchemaTooNewError extends Error {
 export async function migrate(client: PoolClient): Promise<void> {
   await client.query('BEGIN');
   try {
+    // A migration of a large table may take longer than a request may.
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, MIGRATION_LOCK]);
     await client.query('CREATE TABLE IF NOT EXISTS dispersl_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)');
     const found = (await client.query<{ version: number }>('SELECT version FROM dispersl_schema WHERE id = 1')).rows[0]?.version ?? 0;
