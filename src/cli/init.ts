@@ -1,6 +1,7 @@
 import type { Plan } from '../core/model.js';
 import { type ClientId, clientSnippets, snippet } from './clients.js';
 import { type Config, localUrl } from './config.js';
+import { describeLocation } from '../store/open.js';
 import { openLocal } from './local.js';
 
 export interface InitOptions {
@@ -68,7 +69,7 @@ export async function runInit(config: Config, options: InitOptions, print: (text
       max_concurrency: options.maxConcurrency,
     });
     const { organization } = created;
-    const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${config.dbPath}`;
+    const headline = `Created organization "${organization.name}" (${organization.id}, plan ${organization.plan}) in ${describeLocation(config.dbPath)}`;
     print(announceKey(headline, created, config, localUrl(config.host, config.port), options.clients));
   } finally {
     await local.store.close();

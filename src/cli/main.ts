@@ -40,7 +40,8 @@ Environment:
   DISPERSL_API_KEY   the caller's key (stdio)
   DISPERSL_BASE_URL  remote mode: call this REST API (e.g. http://127.0.0.1:8787/v1) instead of a local database
   DISPERSL_TIMEOUT_MS  remote mode: how long one call may take (default 10000)
-  DISPERSL_DB        database file (default ~/.dispersl/dispersl.db)
+  DISPERSL_DB        database file (default ~/.dispersl/dispersl.db), or a postgres:// URL
+                     (one PostgreSQL database shared by many processes and machines)
   DISPERSL_HOST, DISPERSL_PORT   serve's bind address (default 127.0.0.1:8787)
   DISPERSL_MAX_CONNECTIONS  serve: as --max-connections
   DISPERSL_PUBLIC_URL  serve: the origin clients reach it at (OAuth issuer; default http://<host>:<port>)
@@ -155,6 +156,8 @@ function describe(err: unknown): string {
     // ENOTDIR/EISDIR/ENOENT/ELOOP/ENAMETOOLONG come from preparing the database's folder and file.
     if (code === 'SQLITE_CANTOPEN' || /^E(ACCES|PERM|ROFS|NOTDIR|ISDIR|NOENT|LOOP|NAMETOOLONG)$/.test(code ?? '')) return `cannot open the database: ${err.message}`;
     if (code === 'EADDRINUSE') return `the address is already in use: ${err.message}`;
+    // PostgreSQL (DISPERSL_DB=postgres://…): unreachable, or refused the login (SQLSTATE class 28, 3D: no such database).
+    if (/^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|28...|3D000)$/.test(code ?? '')) return `cannot open the database: ${err.message}`;
     return err.message;
   }
   return String(err);

@@ -1,5 +1,6 @@
 import type { Logger } from '../core/log.js';
 import { isLoopbackName } from '../http/origin.js';
+import { describeLocation } from '../store/open.js';
 import { type Config, localUrl } from './config.js';
 import { type CreatedOrganization, announceKey } from './init.js';
 import { VERSION } from './version.js';
@@ -66,7 +67,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   if (created) {
-    const headline = `The database ${config.dbPath} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
+    const headline = `The database ${describeLocation(config.dbPath)} had no organization: created "${created.organization.name}" (${created.organization.id}, plan free).`;
     process.stdout.write(announceKey(headline, created, config, localUrl(config.host, server.port)));
   }
   if (!isLoopbackName(config.host)) {
@@ -78,7 +79,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   logger.info('dispersl-mcp serve listening', {
     version: VERSION,
     url: server.url,
-    db: config.dbPath,
+    db: describeLocation(config.dbPath),
     read_only: config.readOnly,
     signing_secrets: config.secretKey === undefined ? 'plain' : 'encrypted',
   });

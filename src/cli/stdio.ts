@@ -6,6 +6,7 @@ import { ModernDispatcher } from '../mcp/modern.js';
 import { McpDispatcher } from '../mcp/protocol.js';
 import { RequestStates, memoryRequestStateStore } from '../mcp/request-state.js';
 import { serveStdio } from '../mcp/stdio.js';
+import { describeLocation } from '../store/open.js';
 import { StdioEras } from '../mcp/stdio-eras.js';
 import type { RevealDesk } from '../mcp/deliver.js';
 import type { KeyView } from '../core/schemas.js';
@@ -68,7 +69,7 @@ class DeferredKeyApi implements KeyApi {
 
   load(): Promise<Opened> {
     this.opened ??= openApi(this.config, this.logger).catch((err: unknown) => {
-      this.logger.error('cannot open the key store', { error: err instanceof Error ? err.message : String(err), db: this.config.dbPath });
+      this.logger.error('cannot open the key store', { error: err instanceof Error ? err.message : String(err), db: describeLocation(this.config.dbPath) });
       throw err;
     });
     return this.opened;
@@ -88,7 +89,7 @@ class DeferredKeyApi implements KeyApi {
       const { DisperslError } = await import('../core/errors.js');
       // The model cannot read stderr: say what is wrong (a path, a file state, a version; no SQL) so it can tell the user.
       const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
-      throw new DisperslError('INTERNAL_ERROR', `The server could not open its key store (${this.config.dbPath}): ${reason}. Fix it, then restart this MCP server.`);
+      throw new DisperslError('INTERNAL_ERROR', `The server could not open its key store (${describeLocation(this.config.dbPath)}): ${reason}. Fix it, then restart this MCP server.`);
     }
   }
 

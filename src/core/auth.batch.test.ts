@@ -53,4 +53,30 @@ describe('Gate: admits counted together in one turn', () => {
     expect(await rejectionOf(gate.admit(credential(w.tenant.adminSecret)))).toMatchObject({ type: 'RATE_LIMIT_EXCEEDED' });
     expect((await gate.peek(credential(w.tenant.adminSecret))).window.remaining).toBe(0);
   });
+
+  it('with at most one flush under way, sends the admits that arrive meanwhile together in the next flush, counting every one', async () => {
+    const w = await world({ plan: 'enterprise', requests_per_hour: 1_000, max_concurrency: 1_000 });
+    const batches: number[] = [];
+    const store = w.store;
+    const counting = Object.create(store) as typeof store;
+    counting.chargeBatch = (refs, decide, at) => {
+      batches.push(refs.length);
+      // A store over a network: the flush ends some turns later.
+      return new Promise((resolve, reject) => setTimeout(() => store.chargeBatch(refs, decide, at).then(resolve, reject), 5));
+    };
+    const gate = new Gate(counting, w.clock.read, { flushesInFlight: 1 });
+
+    const first = gate.admit(credential(w.tenant.adminSecret));
+    await new Promise((resolve) => setImmediate(resolve));
+    // The first flush is under way: these wait for it, over several turns, and then go as one batch.
+    const rest: Array<Promise<unknown>> = [];
+    for (let turn = 0; turn < 3; turn++) {
+      for (let i = 0; i < 4; i++) rest.push(gate.admit(credential(w.tenant.adminSecret)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([first, ...rest]);
+
+    expect(batches).toEqual([1, 12]);
+    expect((await gate.peek(credential(w.tenant.adminSecret))).window.remaining).toBe(1_000 - 13);
+  });
 });

@@ -38,6 +38,18 @@ export const LOCAL_IP = '127.0.0.1';
 export interface GateOptions {
   /** Accepts OAuth access tokens beside keys; without it a JWT is just a malformed key. */
   accessTokens?: AccessTokenVerifier | undefined;
+  /**
+   * Charge by the store's clock instead of the gate's (the process's): on a database that several
+   * machines share, the hour then comes from the database, so clocks that disagree cannot split a window.
+   */
+  storeClock?: boolean | undefined;
+  /**
+   * How many flushes may wait on the store at once (default unlimited). Over a network every flush
+   * costs round trips and a commit: with a bound, the requests that arrive meanwhile wait for a
+   * flush to end and go together in the next one, so the batches grow with the load instead of the
+   * commits (group commit in the classic sense).
+   */
+  flushesInFlight?: number | undefined;
 }
 
 interface Pending {
@@ -65,6 +77,10 @@ function normalizeIp(ip: string): string {
  */
 export class Gate {
   private queue: Pending[] = [];
+  /** A flush is scheduled for the next turn of the event loop. */
+  private scheduled = false;
+  /** Flushes waiting on the store. */
+  private flushing = 0;
   private readonly inFlight = new Map<string, number>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
 
@@ -89,7 +105,21 @@ export class Gate {
   private enqueue(request: Omit<Pending, 'resolve' | 'reject'>): Promise<Admission> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => void this.flush());
+      this.schedule();
+    });
+  }
+
+  /** Schedules a flush of the queue for the next turn, unless one is scheduled or as many as allowed are under way. */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.flushing >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing++;
+      void this.flush().finally(() => {
+        this.flushing--;
+        this.schedule();
+      });
     });
   }
 
@@ -132,17 +162,17 @@ export class Gate {
   private async flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
-    const now = this.clock();
+    const at = this.options.storeClock ? undefined : this.clock();
     let outcomes: ReadonlyArray<Admission | DisperslError> = [];
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
-        (found) => {
+        (found, now) => {
           const decision = this.decide(batch, found, now);
           outcomes = decision.results;
           return decision;
         },
-        now,
+        at,
       );
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.

@@ -113,10 +113,14 @@ export interface KeyStore extends StoreOps {
   /**
    * One gate flush in one write transaction: reads each key the batch names once, lets `decide`
    * (synchronous, pure over what it is given) judge every request, then persists the usage it
-   * returns, stamping last_used_at with `at`. The counts stay exact across processes because the
-   * decision reads the persisted counters under the write lock.
+   * returns, stamping last_used_at with the flush's time. The counts stay exact across processes
+   * because the decision reads the persisted counters under the write lock.
+   *
+   * The flush's time is `at` when given; without it the store reads its own clock (a database's, where
+   * several machines share one, so machines whose clocks disagree still count the same window) and
+   * hands it to `decide` as `now`.
    */
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]>;
+  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<T>, at?: number): Promise<T[]>;
 
   /**
    * Why the database cannot take a write now (a committed write that changes nothing, and room to

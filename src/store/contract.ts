@@ -908,6 +908,28 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           expect((await store.findById(k.id))?.usage).toEqual(usage(1, T0 + HOUR));
         });
 
+        it('hands decide the time it is given and stamps last_used_at with it', async () => {
+          const o = await org();
+          const k = await key(o);
+          let seen: number | undefined;
+          await store.chargeBatch([{ id: k.id }], (_found, now) => ((seen = now), { results: [], usage: new Map([[k.id, usage(1)]]) }), T0 + 42);
+          expect(seen).toBe(T0 + 42);
+          expect((await store.findById(k.id))?.key.last_used_at).toBe(T0 + 42);
+        });
+
+        it('charges at the store’s own clock when the flush names no time, handing decide that time and stamping it', async () => {
+          const o = await org();
+          const k = await key(o);
+          let seen: number | undefined;
+          const before = Date.now();
+          await store.chargeBatch([{ hash: k.hash }], (_found, now) => ((seen = now), { results: [], usage: new Map([[k.id, usage(1, now - (now % HOUR))]]) }));
+          const after = Date.now();
+          // Every backend here runs on this machine, so its clock (a database server's too) reads this machine's time.
+          expect(seen).toBeGreaterThanOrEqual(before);
+          expect(seen).toBeLessThanOrEqual(after);
+          expect((await store.findById(k.id))?.key.last_used_at).toBe(seen);
+        });
+
         it('answers an empty batch with decide’s results, writing nothing', async () => {
           let calls = 0;
           const results = await store.chargeBatch([], (found) => (calls++, { results: [found.length], usage: new Map() }), T0);

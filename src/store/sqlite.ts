@@ -485,6 +485,8 @@ class SqliteOps implements StoreOps {
   }
 }
 
+type Decide = (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<unknown>;
+
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
   'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'replaceSigningKeySecret', 'pruneSigningKeys', 'serverSecret',
@@ -505,7 +507,7 @@ export class SqliteStore implements KeyStore {
   /** Settles when the open transaction ends; undefined when none is open. */
   private open: Promise<unknown> | undefined;
   /** One gate flush as one write transaction, built once (better-sqlite3's transaction functions are costly to make). */
-  private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<unknown>, at: number) => unknown[]>;
+  private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: Decide, at: number | undefined) => unknown[]>;
 
   declare insertOrganization: StoreOps['insertOrganization'];
   declare getOrganization: StoreOps['getOrganization'];
@@ -538,14 +540,16 @@ export class SqliteStore implements KeyStore {
     if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
     this.ops = new SqliteOps(this.db, statements);
     this.charge = this.db.transaction((refs, decide, at) => {
+      // The file is on this machine: its clock is the process's.
+      const now = at ?? Date.now();
       const seen = new Map<string, KeyLookup | undefined>();
       const found = refs.map((ref) => {
         const cacheKey = 'hash' in ref ? `h:${ref.hash}` : `i:${ref.id}`;
         if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
         return seen.get(cacheKey);
       });
-      const { results, usage } = decide(found);
-      for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, at);
+      const { results, usage } = decide(found, now);
+      for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, now);
       return results;
     });
     for (const name of OPS_METHODS) {
@@ -586,8 +590,8 @@ export class SqliteStore implements KeyStore {
     });
   }
 
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]> {
-    return this.whenFree(async () => this.charge.immediate(refs, decide as (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<unknown>, at) as T[]);
+  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<T>, at?: number): Promise<T[]> {
+    return this.whenFree(async () => this.charge.immediate(refs, decide as Decide, at) as T[]);
   }
 
   async writeProblem(): Promise<{ error: string; code?: string } | undefined> {

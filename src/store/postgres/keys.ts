@@ -1,0 +1,149 @@
+import type { KeyRecord, Organization, Plan } from '../../core/model.js';
+import type { KeyLookup, ListOptions } from '../../core/store.js';
+import { type Queryable, changed, first, rows } from './query.js';
+
+/** Keys: lookups (the gate's), reads in an organization, and the guarded writes. */
+
+export const KEY_COLUMNS = `k.id, k.org_id, k.hash, k.start, k.name, k.environment, k.permissions, k.allowed_ips, k.expires_at,
+  k.enabled, k.revoked_at, k.rate_limit_max, k.rate_limit_window_ms, k.created_at, k.updated_at, k.created_by,
+  k.rotated_from, k.rotated_to, u.last_used_at`;
+
+export const LOOKUP_SELECT = `SELECT ${KEY_COLUMNS}, o.name AS org_name, o.plan, o.requests_per_hour, o.max_concurrency,
+    o.created_at AS org_created_at, u.hour_window, u.hour_count, u.own_window, u.own_count
+  FROM keys k JOIN organizations o ON o.id = k.org_id LEFT JOIN usage u ON u.key_id = k.id`;
+
+export interface KeyRow {
+  id: string;
+  org_id: string;
+  hash: string;
+  start: string;
+  name: string;
+  environment: 'live' | 'test';
+  permissions: string[];
+  allowed_ips: string[];
+  expires_at: number | null;
+  enabled: boolean;
+  revoked_at: number | null;
+  rate_limit_max: number | null;
+  rate_limit_window_ms: number | null;
+  created_at: number;
+  updated_at: number;
+  created_by: string | null;
+  rotated_from: string | null;
+  rotated_to: string | null;
+  last_used_at: number | null;
+}
+
+export interface LookupRow extends KeyRow {
+  org_name: string;
+  plan: Plan;
+  requests_per_hour: number | null;
+  max_concurrency: number | null;
+  org_created_at: number;
+  hour_window: number | null;
+  hour_count: number | null;
+  own_window: number | null;
+  own_count: number | null;
+}
+
+/** jsonb arrays come back parsed, one new array per row, so no record shares them with another. */
+export function toKey(row: KeyRow): KeyRecord {
+  return {
+    id: row.id,
+    org_id: row.org_id,
+    hash: row.hash,
+    start: row.start,
+    name: row.name,
+    environment: row.environment,
+    permissions: row.permissions,
+    allowed_ips: row.allowed_ips,
+    expires_at: row.expires_at,
+    enabled: row.enabled,
+    revoked_at: row.revoked_at,
+    rate_limit: row.rate_limit_max === null || row.rate_limit_window_ms === null ? null : { max: row.rate_limit_max, window_ms: row.rate_limit_window_ms },
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    last_used_at: row.last_used_at,
+    created_by: row.created_by,
+    rotated_from: row.rotated_from,
+    rotated_to: row.rotated_to,
+  };
+}
+
+export function toLookup(row: LookupRow): KeyLookup {
+  const org: Organization = {
+    id: row.org_id,
+    name: row.org_name,
+    plan: row.plan,
+    requests_per_hour: row.requests_per_hour,
+    max_concurrency: row.max_concurrency,
+    created_at: row.org_created_at,
+  };
+  return {
+    key: toKey(row),
+    org,
+    usage: { hour_window: row.hour_window ?? 0, hour_count: row.hour_count ?? 0, own_window: row.own_window ?? 0, own_count: row.own_count ?? 0 },
+  };
+}
+
+export async function findByHash(q: Queryable, hash: string): Promise<KeyLookup | undefined> {
+  const row = await first<LookupRow>(q, `${LOOKUP_SELECT} WHERE k.hash = $1`, [hash], 'dispersl_lookup_hash');
+  return row && toLookup(row);
+}
+
+export async function findById(q: Queryable, id: string): Promise<KeyLookup | undefined> {
+  const row = await first<LookupRow>(q, `${LOOKUP_SELECT} WHERE k.id = $1`, [id], 'dispersl_lookup_id');
+  return row && toLookup(row);
+}
+
+export async function getKey(q: Queryable, orgId: string, id: string): Promise<KeyRecord | undefined> {
+  const row = await first<KeyRow>(q, `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id WHERE k.org_id = $1 AND k.id = $2`, [orgId, id], 'dispersl_get_key');
+  return row && toKey(row);
+}
+
+export async function listKeys(q: Queryable, orgId: string, { after, limit, includeRevoked }: ListOptions): Promise<KeyRecord[]> {
+  const page = await rows<KeyRow>(
+    q,
+    `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
+     WHERE k.org_id = $1 AND ($2::boolean OR k.revoked_at IS NULL) AND (k.created_at, k.id) < ($3::bigint, $4::text)
+     ORDER BY k.created_at DESC, k.id DESC LIMIT $5`,
+    [orgId, includeRevoked, after?.created_at ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', limit],
+    'dispersl_list_keys',
+  );
+  return page.map(toKey);
+}
+
+export async function insertKey(q: Queryable, key: KeyRecord): Promise<void> {
+  await q.query(
+    `INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, expires_at, enabled,
+       revoked_at, rate_limit_max, rate_limit_window_ms, created_at, updated_at, created_by, rotated_from, rotated_to)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+    [
+      key.id, key.org_id, key.hash, key.start, key.name, key.environment, JSON.stringify(key.permissions), JSON.stringify(key.allowed_ips),
+      key.expires_at, key.enabled, key.revoked_at, key.rate_limit?.max ?? null, key.rate_limit?.window_ms ?? null, key.created_at,
+      key.updated_at, key.created_by, key.rotated_from, key.rotated_to,
+    ],
+  );
+}
+
+export async function revokeKey(q: Queryable, id: string, at: number): Promise<boolean> {
+  return (await changed(q, 'UPDATE keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, at])) === 1;
+}
+
+export async function rotateKey(q: Queryable, id: string, change: { rotated_to: string; expires_at: number | null; revoked_at: number | null; at: number }): Promise<boolean> {
+  const n = await changed(
+    q,
+    'UPDATE keys SET rotated_to = $2, expires_at = $3, revoked_at = $4, updated_at = $5 WHERE id = $1 AND revoked_at IS NULL AND rotated_to IS NULL',
+    [id, change.rotated_to, change.expires_at, change.revoked_at, change.at],
+  );
+  return n === 1;
+}
+
+export async function updateKey(q: Queryable, id: string, change: { name?: string; enabled?: boolean; at: number }): Promise<boolean> {
+  const n = await changed(
+    q,
+    'UPDATE keys SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = $4 WHERE id = $1 AND revoked_at IS NULL',
+    [id, change.name ?? null, change.enabled ?? null, change.at],
+  );
+  return n === 1;
+}

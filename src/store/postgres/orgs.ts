@@ -1,0 +1,24 @@
+import type { AuditEvent, Organization } from '../../core/model.js';
+import { type Queryable, first } from './query.js';
+
+/** Organizations and the audit trail. */
+
+export async function insertOrganization(q: Queryable, org: Organization): Promise<void> {
+  await q.query('INSERT INTO organizations (id, name, plan, requests_per_hour, max_concurrency, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    org.id, org.name, org.plan, org.requests_per_hour, org.max_concurrency, org.created_at,
+  ]);
+}
+
+export function getOrganization(q: Queryable, id: string): Promise<Organization | undefined> {
+  return first<Organization>(q, 'SELECT id, name, plan, requests_per_hour, max_concurrency, created_at FROM organizations WHERE id = $1', [id], 'dispersl_get_org');
+}
+
+export async function hasOrganizations(q: Queryable): Promise<boolean> {
+  return (await first<{ any: boolean }>(q, 'SELECT EXISTS (SELECT 1 FROM organizations) AS any'))?.any === true;
+}
+
+export async function appendAudit(q: Queryable, event: AuditEvent): Promise<void> {
+  await q.query('INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    event.org_id, event.key_id, event.actor_key_id, event.action, JSON.stringify(event.details), event.at,
+  ]);
+}
