@@ -1,5 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ERROR_TYPES } from './errors.js';
+
+/** The error types, as a list zod can enumerate. */
+export const ERROR_TYPE_NAMES = [...ERROR_TYPES] as [(typeof ERROR_TYPES)[number], ...Array<(typeof ERROR_TYPES)[number]>];
 
 /** Every schema of the public contract, declared once: MCP tools, REST routes and OpenAPI all use these. */
 

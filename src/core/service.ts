@@ -21,6 +21,7 @@ import type {
 } from './schemas.js';
 import type { KeyStore, StoreOps } from './store.js';
 import { type RandomSource, generateToken, publicId } from './tokens.js';
+import { type ReleasedLease, requireVerifier } from './verify.js';
 
 type Args<S extends z.ZodType> = z.output<S>;
 
@@ -241,6 +242,17 @@ export class KeyService {
         concurrency,
       },
     };
+  }
+
+  /**
+   * Ends a concurrency lease taken by verify with `hold` (keys:verify). Releasing twice, or after
+   * expiry, answers the lease as it stands; another organization's lease answers 404 like an unknown one.
+   */
+  async releaseLease(caller: Caller, id: string): Promise<ReleasedLease> {
+    requireVerifier(caller);
+    const lease = await this.store.releaseLease(caller.org.id, id, this.clock());
+    if (!lease) throw notFound('lease');
+    return { id: lease.id, key_id: lease.key_id, expires_at: iso(lease.expires_at)!, released_at: iso(lease.released_at) };
   }
 
   /** An operator action (`init`): a new organization and its first admin key. */

@@ -1,9 +1,9 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
+import { type AuditEvent, type KeyRecord, type LeaseRecord, type Organization, type Plan, type StoredEvent, type Usage, type UsageBucket, eventTypeOf } from '../core/model.js';
 import { BoundedCache } from '../core/bounded-cache.js';
-import type { BatchDecision, KeyLookup, KeyRef, KeyStore, ListOptions, SigningKeyRecord, StoreOps } from '../core/store.js';
+import type { BatchContext, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
 const MIGRATIONS: readonly string[] = [
@@ -73,6 +73,41 @@ const MIGRATIONS: readonly string[] = [
   // MCP 2026-07-28 requestState: the secret that seals it, shared by every process, and the states already used.
   `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL);
    CREATE TABLE used_request_states (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // Usage over time (hourly buckets per key), the audit trail readable by type, the list filters'
+  // index, and concurrency shared by every process: each owner's in-flight requests and the leases.
+  `CREATE TABLE usage_hours (
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     hour INTEGER NOT NULL,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     admitted INTEGER NOT NULL CHECK (admitted >= 0),
+     rate_limited INTEGER NOT NULL CHECK (rate_limited >= 0),
+     denied INTEGER NOT NULL CHECK (denied >= 0),
+     PRIMARY KEY (key_id, hour)
+   ) WITHOUT ROWID;
+   CREATE INDEX usage_hours_by_org ON usage_hours (org_id, hour);
+   CREATE INDEX usage_hours_by_hour ON usage_hours (hour);
+   ALTER TABLE audit_events ADD COLUMN type TEXT;
+   UPDATE audit_events SET type = CASE
+     WHEN action = 'updated' AND json_type(details, '$.enabled') = 'true' THEN 'key.enabled'
+     WHEN action = 'updated' AND json_type(details, '$.enabled') = 'false' THEN 'key.disabled'
+     ELSE 'key.' || action END;
+   CREATE INDEX audit_by_org ON audit_events (org_id, id);
+   CREATE INDEX audit_by_org_type ON audit_events (org_id, type, id);
+   CREATE INDEX audit_by_org_key ON audit_events (org_id, key_id, id);
+   CREATE INDEX keys_by_org_environment ON keys (org_id, environment, created_at DESC, id DESC);
+   CREATE INDEX usage_by_last_used ON usage (last_used_at);
+   CREATE TABLE owners (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE slots (key_id TEXT NOT NULL, owner TEXT NOT NULL, n INTEGER NOT NULL CHECK (n > 0), PRIMARY KEY (key_id, owner)) WITHOUT ROWID;
+   CREATE TABLE leases (
+     id TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     owner TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     released_at INTEGER
+   );
+   CREATE INDEX leases_live ON leases (key_id, expires_at) WHERE released_at IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -211,6 +246,10 @@ function prepareFile(path: string): void {
   }
 }
 
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
+
 /** How long opening may keep retrying while other processes open or migrate the same file. */
 const OPEN_RETRY_MS = 10_000;
 
@@ -296,8 +335,44 @@ function prepareStatements(db: Database.Database) {
       ON CONFLICT (key_id) DO UPDATE SET hour_window = excluded.hour_window, hour_count = excluded.hour_count,
         own_window = excluded.own_window, own_count = excluded.own_count, last_used_at = excluded.last_used_at`),
     appendAudit: db.prepare(
-      'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at)',
+      'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at, type) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at, @type)',
     ),
+    listEvents: db.prepare(`SELECT id, org_id, key_id, actor_key_id, action, details, at, type FROM audit_events
+      WHERE org_id = @org AND (@key IS NULL OR key_id = @key) AND (@type IS NULL OR type = @type) AND id < @before
+      ORDER BY id DESC LIMIT @limit`),
+    // Filtered pages: the environment filter walks keys_by_org_environment, the others check each key of the org's index in order until the page is full.
+    listFiltered: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
+      WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+        AND (@environment IS NULL OR k.environment = @environment)
+        AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    addOutcomes: db.prepare(`INSERT INTO usage_hours (key_id, hour, org_id, admitted, rate_limited, denied) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key_id, hour) DO UPDATE SET admitted = admitted + excluded.admitted,
+        rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied`),
+    usageOfOrg: db.prepare(`SELECT hour, sum(admitted) AS admitted, sum(rate_limited) AS rate_limited, sum(denied) AS denied
+      FROM usage_hours WHERE org_id = ? AND hour >= ? AND hour < ? GROUP BY hour ORDER BY hour`),
+    usageOfKey: db.prepare(`SELECT hour, admitted, rate_limited, denied FROM usage_hours
+      WHERE key_id = ? AND org_id = ? AND hour >= ? AND hour < ? ORDER BY hour`),
+    topKeys: db.prepare(`SELECT key_id, min(hour) AS hour, sum(admitted) AS admitted, sum(rate_limited) AS rate_limited, sum(denied) AS denied
+      FROM usage_hours WHERE org_id = ? AND hour >= ? AND hour < ? GROUP BY key_id
+      ORDER BY sum(admitted) + sum(rate_limited) + sum(denied) DESC, key_id LIMIT ?`),
+    pruneUsage: db.prepare('DELETE FROM usage_hours WHERE hour < ?'),
+    held: db.prepare(`SELECT
+        (SELECT coalesce(sum(s.n), 0) FROM slots s JOIN owners o ON o.id = s.owner WHERE s.key_id = @key AND s.owner <> @owner AND o.seen_at > @live)
+      + (SELECT count(*) FROM leases l LEFT JOIN owners o ON o.id = l.owner
+          WHERE l.key_id = @key AND l.released_at IS NULL AND l.expires_at > @now AND (l.owner = @owner OR o.seen_at > @live))`).pluck(),
+    seeOwner: db.prepare('INSERT INTO owners (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)'),
+    setSlots: db.prepare('INSERT INTO slots (key_id, owner, n) VALUES (?, ?, ?) ON CONFLICT (key_id, owner) DO UPDATE SET n = excluded.n'),
+    clearSlots: db.prepare('DELETE FROM slots WHERE key_id = ? AND owner = ?'),
+    insertLease: db.prepare(
+      'INSERT INTO leases (id, org_id, key_id, owner, expires_at, created_at, released_at) VALUES (@id, @org_id, @key_id, @owner, @expires_at, @created_at, @released_at)',
+    ),
+    releaseLease: db.prepare('UPDATE leases SET released_at = @at WHERE id = @id AND org_id = @org AND released_at IS NULL'),
+    getLease: db.prepare('SELECT id, org_id, key_id, owner, expires_at, created_at, released_at FROM leases WHERE id = ? AND org_id = ?'),
+    forgetDeadOwners: db.prepare('DELETE FROM owners WHERE seen_at <= ?'),
+    forgetOrphanSlots: db.prepare('DELETE FROM slots WHERE owner NOT IN (SELECT id FROM owners)'),
+    forgetOldLeases: db.prepare('DELETE FROM leases WHERE expires_at <= ?'),
     listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
     insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
     retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
@@ -353,8 +428,12 @@ class SqliteOps implements StoreOps {
     return row && toKey(row);
   }
 
-  async listKeys(orgId: string, { after, limit, includeRevoked }: ListOptions): Promise<KeyRecord[]> {
+  async listKeys(orgId: string, { after, limit, includeRevoked, environment, name, unusedSince }: ListOptions): Promise<KeyRecord[]> {
     const params = { org: orgId, all: includeRevoked ? 1 : 0, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
+    if (environment !== undefined || name !== undefined || unusedSince !== undefined) {
+      const filters = { environment: environment ?? null, name: name === undefined ? null : name.toLowerCase(), unused: unusedSince ?? null };
+      return (this.statements.listFiltered.all({ ...params, ...filters }) as KeyRow[]).map(toKey);
+    }
     // Inside a transaction the page may hold uncommitted rows: never cache those.
     if (this.db.inTransaction) return (this.statements.listKeys.all(params) as KeyRow[]).map(toKey);
     const page = this.cachedPage(params);
@@ -411,7 +490,70 @@ class SqliteOps implements StoreOps {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    this.statements.appendAudit.run({ ...event, details: JSON.stringify(event.details) });
+    this.statements.appendAudit.run({ ...event, details: JSON.stringify(event.details), type: eventTypeOf(event) });
+  }
+
+  async listEvents(orgId: string, { keyId, type, beforeId, limit }: EventQuery): Promise<StoredEvent[]> {
+    const rows = this.statements.listEvents.all({ org: orgId, key: keyId ?? null, type: type ?? null, before: beforeId ?? Number.MAX_SAFE_INTEGER, limit }) as Array<
+      Omit<StoredEvent, 'details'> & { details: string }
+    >;
+    return rows.map((row) => ({ ...row, details: JSON.parse(row.details) as Record<string, unknown> }));
+  }
+
+  async usageBuckets(orgId: string, { keyId, from, to }: UsageQuery): Promise<UsageBucket[]> {
+    const s = this.statements;
+    return (keyId === undefined ? s.usageOfOrg.all(orgId, from, to) : s.usageOfKey.all(keyId, orgId, from, to)) as UsageBucket[];
+  }
+
+  async topKeys(orgId: string, { from, to, limit }: UsageQuery & { limit: number }): Promise<Array<UsageBucket & { key_id: string }>> {
+    return this.statements.topKeys.all(orgId, from, to, limit) as Array<UsageBucket & { key_id: string }>;
+  }
+
+  async pruneUsage(before: number): Promise<number> {
+    return this.statements.pruneUsage.run(before).changes;
+  }
+
+  async releaseLease(orgId: string, id: string, at: number): Promise<LeaseRecord | undefined> {
+    this.statements.releaseLease.run({ id, org: orgId, at });
+    return this.statements.getLease.get(id, orgId) as LeaseRecord | undefined;
+  }
+
+  async heartbeat(owner: string, at: number): Promise<void> {
+    const s = this.statements;
+    this.db.transaction(() => {
+      s.seeOwner.run(owner, at);
+      // Whatever died or ended long ago goes; a day keeps released leases answerable (a second release is a no-op, not a 404).
+      s.forgetDeadOwners.run(at - DAY_MS);
+      s.forgetOrphanSlots.run();
+      s.forgetOldLeases.run(at - DAY_MS);
+    })();
+  }
+
+  /** Slots held elsewhere for each key found, read under the batch's write lock. */
+  heldElsewhere(found: ReadonlyArray<KeyLookup | undefined>, context: BatchContext, now: number): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const lookup of found) {
+      if (lookup && !held.has(lookup.key.id)) {
+        held.set(lookup.key.id, this.statements.held.get({ key: lookup.key.id, owner: context.owner, live: context.liveAfter, now }) as number);
+      }
+    }
+    return held;
+  }
+
+  saveBatch(decision: BatchDecision<unknown>, at: number, context: BatchContext | undefined): void {
+    const s = this.statements;
+    if (decision.outcomes) {
+      const hour = at - (at % HOUR_MS);
+      for (const [keyId, c] of decision.outcomes) s.addOutcomes.run(keyId, hour, c.org_id, c.admitted, c.rate_limited, c.denied);
+    }
+    for (const lease of decision.leases ?? []) s.insertLease.run(lease);
+    if (context) {
+      s.seeOwner.run(context.owner, at);
+      for (const [keyId, n] of decision.slots ?? []) {
+        if (n > 0) s.setSlots.run(keyId, context.owner, n);
+        else s.clearSlots.run(keyId, context.owner);
+      }
+    }
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
@@ -445,7 +587,7 @@ class SqliteOps implements StoreOps {
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
   'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'pruneSigningKeys', 'serverSecret',
-  'useRequestState',
+  'useRequestState', 'listEvents', 'usageBuckets', 'topKeys', 'pruneUsage', 'releaseLease', 'heartbeat',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
 /**
@@ -480,6 +622,12 @@ export class SqliteStore implements KeyStore {
   declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
   declare serverSecret: StoreOps['serverSecret'];
   declare useRequestState: StoreOps['useRequestState'];
+  declare listEvents: StoreOps['listEvents'];
+  declare usageBuckets: StoreOps['usageBuckets'];
+  declare topKeys: StoreOps['topKeys'];
+  declare pruneUsage: StoreOps['pruneUsage'];
+  declare releaseLease: StoreOps['releaseLease'];
+  declare heartbeat: StoreOps['heartbeat'];
 
   constructor(path: string) {
     if (path !== ':memory:') prepareFile(path);
@@ -526,7 +674,12 @@ export class SqliteStore implements KeyStore {
     });
   }
 
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>) => BatchDecision<T>, at: number): Promise<T[]> {
+  chargeBatch<T>(
+    refs: readonly KeyRef[],
+    decide: (found: ReadonlyArray<KeyLookup | undefined>, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    at: number,
+    context?: BatchContext,
+  ): Promise<T[]> {
     return this.whenFree(async () => {
       const run = this.db.transaction(() => {
         const seen = new Map<string, KeyLookup | undefined>();
@@ -535,9 +688,10 @@ export class SqliteStore implements KeyStore {
           if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
           return seen.get(cacheKey);
         });
-        const { results, usage } = decide(found);
-        for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, at);
-        return results;
+        const decision = decide(found, context ? this.ops.heldElsewhere(found, context, at) : NOTHING_HELD);
+        for (const [keyId, counts] of decision.usage) this.ops.saveUsage(keyId, counts, at);
+        this.ops.saveBatch(decision, at, context);
+        return decision.results;
       });
       return run.immediate();
     });
