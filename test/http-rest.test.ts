@@ -293,6 +293,8 @@ describe('GET /v1/openapi.json', () => {
         'PATCH /v1/keys/{id}',
         'DELETE /v1/keys/{id}',
         'POST /v1/keys/{id}/rotate',
+        'POST /v1/keys/verify',
+        'POST /v1/leases/{id}/release',
         'GET /v1/me',
         'GET /v1/openapi.json',
         'GET /healthz',

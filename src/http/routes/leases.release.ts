@@ -1,5 +1,5 @@
 import { parseInput } from '../../core/operation.js';
-import { LeaseId, ReleasedLease } from '../../core/verify.js';
+import { LeaseId, ReleasedLease, requireVerifier } from '../../core/verify.js';
 import { credentialOf } from '../credential.js';
 import { defineRoute } from '../route.js';
 import { z } from 'zod';
@@ -21,6 +21,7 @@ export const releaseLeaseRoute = defineRoute({
   async handle(c, { gate, service }) {
     const caller = await gate.peek(credentialOf(c));
     c.set('keyStart', caller.key.start);
+    requireVerifier(caller);
     const { id } = parseInput(ReleaseInput, c.req.param());
     return c.json(await service.releaseLease(caller, id), 200);
   },
