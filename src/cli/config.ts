@@ -20,6 +20,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: LogLevel;
+  /** How many days of hourly usage buckets are kept (DISPERSL_USAGE_DAYS, default 90). */
+  usageDays: number;
 }
 
 export class UsageError extends Error {}
@@ -65,6 +67,13 @@ export function localUrl(host: string, port: number): string {
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
+function usageDays(value: string | undefined): number {
+  if (!value?.trim()) return 90;
+  const days = /^\d{1,4}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(days >= 1 && days <= 3650)) throw new UsageError(`DISPERSL_USAGE_DAYS must be a number of days from 1 to 3650, got '${value}'`);
+  return days;
+}
+
 function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -83,5 +92,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     host: env.DISPERSL_HOST?.trim() || '127.0.0.1',
     port: env.DISPERSL_PORT ? parsePort(env.DISPERSL_PORT.trim(), 'DISPERSL_PORT') : 8787,
     logLevel,
+    usageDays: usageDays(env.DISPERSL_USAGE_DAYS),
   };
 }

@@ -14,9 +14,16 @@ export interface Local {
 export interface LocalOptions {
   /** serve: the OAuth access tokens the gate accepts beside keys (built here so it shares the store). */
   accessTokens?: (store: KeyStore) => AccessTokenVerifier;
+  /** Days of usage buckets kept (DISPERSL_USAGE_DAYS). */
+  usageDays?: number;
 }
 
 export async function openLocal(db: string, options: LocalOptions = {}): Promise<Local> {
   const store = await openStore(db);
-  return { store, gate: new Gate(store, Date.now, { accessTokens: options.accessTokens?.(store) }), service: new KeyService(store) };
+  const { usageDays } = options;
+  return {
+    store,
+    gate: new Gate(store, Date.now, { accessTokens: options.accessTokens?.(store), usageDays }),
+    service: new KeyService(store, Date.now, undefined, { usageDays }),
+  };
 }

@@ -18,7 +18,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   // The OAuth issuer: DISPERSL_PUBLIC_URL, else where this machine reaches the server (its port known once listening).
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;
-  const local = await openLocal(config.dbPath, { accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
+  const local = await openLocal(config.dbPath, { usageDays: config.usageDays, accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl })) });
   const oauth = tokens && { tokens, authenticate: local.gate.peek.bind(local.gate) };
   let server;
   let created: CreatedOrganization | undefined;

@@ -31,7 +31,7 @@ async function openApi(config: Config, logger: Logger): Promise<{ api: KeyApi; c
     import('../core/auth.js'),
     import('./local.js'),
   ]);
-  const local = await openLocal(config.dbPath);
+  const local = await openLocal(config.dbPath, { usageDays: config.usageDays });
   return { api: new LocalKeyApi(local.gate, local.service, { token: config.apiKey, ip: LOCAL_IP }), close: () => void local.store.close() };
 }
 

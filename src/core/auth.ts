@@ -49,6 +49,8 @@ export const LOCAL_IP = '127.0.0.1';
 export interface GateOptions {
   /** Accepts OAuth access tokens beside keys; without it a JWT is just a malformed key. */
   accessTokens?: AccessTokenVerifier | undefined;
+  /** Days of hourly usage buckets kept; older ones are deleted once an hour (default 90). */
+  usageDays?: number | undefined;
 }
 
 /** A verification asked for by a service's key (POST /v1/keys/verify): what the verified key must satisfy. */
@@ -223,6 +225,7 @@ export class Gate {
       return;
     }
     this.keepAlive();
+    this.pruneUsage(now);
     batch.forEach((pending, i) => {
       const outcome = outcomes[i]!;
       if (outcome instanceof DisperslError) pending.reject(outcome);
@@ -362,6 +365,16 @@ export class Gate {
    * others keep counting them; once it holds nothing the timer stops. A dead process stops
    * heartbeating, and its slots free themselves within OWNER_TTL_MS.
    */
+  private prunedHour = -1;
+
+  /** Once an hour per process, usage buckets past the retention go: off the request path, outside the batch. */
+  private pruneUsage(now: number): void {
+    const hour = Math.floor(now / 3_600_000);
+    if (hour === this.prunedHour) return;
+    this.prunedHour = hour;
+    this.store.pruneUsage(now - (this.options.usageDays ?? 90) * 86_400_000).catch(() => {});
+  }
+
   private keepAlive(): void {
     if (this.heartbeats !== undefined) return;
     this.heartbeats = setInterval(() => {

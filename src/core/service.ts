@@ -22,6 +22,7 @@ import type {
 import type { KeyStore, StoreOps } from './store.js';
 import { type RandomSource, generateToken, publicId } from './tokens.js';
 import { type ReleasedLease, requireVerifier } from './verify.js';
+import { Activity, type EventList, type GetUsageInput, type ListEventsInput, type Usage } from './activity.js';
 
 type Args<S extends z.ZodType> = z.output<S>;
 
@@ -106,11 +107,24 @@ function decodeCursor(cursor: string): { created_at: number; id: string } {
  * through `execute`, which checks the operation's permission and input (src/core/operations) first.
  */
 export class KeyService {
+  private readonly activity: Activity;
+
   constructor(
     private readonly store: KeyStore,
     private readonly clock: Clock = Date.now,
     private readonly random: RandomSource = randomBytes,
-  ) {}
+    options: { usageDays?: number } = {},
+  ) {
+    this.activity = new Activity(store, clock, options.usageDays);
+  }
+
+  usage(caller: Caller, args: Args<typeof GetUsageInput>): Promise<Usage> {
+    return this.activity.usage(caller, args);
+  }
+
+  events(caller: Caller, args: Args<typeof ListEventsInput>): Promise<EventList> {
+    return this.activity.events(caller, args);
+  }
 
   /** An operation by name, for a caller, on raw input: the permission, then the input, then the method. */
   execute<N extends OperationName>(name: N, caller: Caller, input?: unknown): Promise<OperationResult<N>> {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_USAGE } from '../core/model.js';
-import type { AuditEvent, KeyRecord, Organization, Usage } from '../core/model.js';
+import type { AuditEvent, KeyRecord, LeaseRecord, Organization, Usage } from '../core/model.js';
 import type { KeyLookup, KeyRef, KeyStore, SigningKeyRecord } from '../core/store.js';
 
 /**
@@ -529,6 +529,113 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           const k = await key(o);
           await expect(store.appendAudit(anEvent(k, { key_id: 'key_unknown' }))).rejects.toThrow();
           await expect(store.appendAudit(anEvent(k, { org_id: 'org_unknown' }))).rejects.toThrow();
+        });
+      });
+
+      describe('reading the audit trail', () => {
+        it('lists an organization’s events newest first with their public type, filtered by key and type, a keyset page at a time', async () => {
+          const o = await org();
+          const other = await org();
+          const a = await key(o);
+          const b = await key(o);
+          const theirs = await key(other);
+          await store.appendAudit(anEvent(a, { actor_key_id: b.id }));
+          await store.appendAudit(anEvent(a, { action: 'updated', details: { enabled: false }, at: T0 + 1 }));
+          await store.appendAudit(anEvent(a, { action: 'updated', details: { enabled: true }, at: T0 + 2 }));
+          await store.appendAudit(anEvent(b, { action: 'updated', details: { name: 'x' }, at: T0 + 3 }));
+          await store.appendAudit(anEvent(theirs));
+          const all = await store.listEvents(o.id, { limit: 10 });
+          expect(all.map((e) => [e.key_id, e.type])).toEqual([
+            [b.id, 'key.updated'],
+            [a.id, 'key.enabled'],
+            [a.id, 'key.disabled'],
+            [a.id, 'key.created'],
+          ]);
+          expect(all[3]).toMatchObject({ actor_key_id: b.id, details: { name: a.name }, at: T0, org_id: o.id });
+          expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((x, y) => y - x));
+          expect((await store.listEvents(o.id, { keyId: a.id, limit: 10 })).map((e) => e.type)).toEqual(['key.enabled', 'key.disabled', 'key.created']);
+          expect((await store.listEvents(o.id, { type: 'key.disabled', limit: 10 })).map((e) => e.key_id)).toEqual([a.id]);
+          const page = await store.listEvents(o.id, { limit: 2 });
+          const next = await store.listEvents(o.id, { beforeId: page[1]!.id, limit: 2 });
+          expect([...page, ...next].map((e) => e.id)).toEqual(all.map((e) => e.id));
+          expect(await store.listEvents(o.id, { keyId: theirs.id, limit: 10 })).toEqual([]);
+        });
+      });
+
+      describe('usage buckets', () => {
+        const outcomes = (o: Organization, k: KeyRecord, admitted: number, rate_limited = 0, denied = 0) =>
+          new Map([[k.id, { org_id: o.id, admitted, rate_limited, denied }]]);
+        const record = (k: KeyRecord, counts: ReturnType<typeof outcomes>, at: number) =>
+          store.chargeBatch([{ id: k.id }], () => ({ results: [], usage: new Map(), outcomes: counts }), at);
+
+        it('adds each batch’s outcomes to the bucket of its hour, per key, and sums the organization', async () => {
+          const o = await org();
+          const a = await key(o);
+          const b = await key(o);
+          await record(a, outcomes(o, a, 2, 1, 0), T0 + 10);
+          await record(a, outcomes(o, a, 3, 0, 1), T0 + HOUR - 1);
+          await record(a, outcomes(o, a, 1), T0 + HOUR);
+          await record(b, outcomes(o, b, 9), T0 + 5);
+          expect(await store.usageBuckets(o.id, { keyId: a.id, from: T0, to: T0 + 2 * HOUR })).toEqual([
+            { hour: T0, admitted: 5, rate_limited: 1, denied: 1 },
+            { hour: T0 + HOUR, admitted: 1, rate_limited: 0, denied: 0 },
+          ]);
+          expect(await store.usageBuckets(o.id, { from: T0, to: T0 + HOUR })).toEqual([{ hour: T0, admitted: 14, rate_limited: 1, denied: 1 }]);
+          expect((await store.topKeys(o.id, { from: T0, to: T0 + 2 * HOUR, limit: 1 })).map((t) => [t.key_id, t.admitted])).toEqual([[b.id, 9]]);
+          // Another organization reads nothing of these, even naming the key.
+          const other = await org();
+          expect(await store.usageBuckets(other.id, { keyId: a.id, from: T0, to: T0 + 2 * HOUR })).toEqual([]);
+          expect(await store.pruneUsage(T0 + HOUR)).toBe(2);
+          expect(await store.usageBuckets(o.id, { from: T0, to: T0 + 2 * HOUR })).toEqual([{ hour: T0 + HOUR, admitted: 1, rate_limited: 0, denied: 0 }]);
+        });
+      });
+
+      describe('concurrency slots and leases', () => {
+        const live = (owner: string, at: number) => ({ owner, liveAfter: at - 25_000 });
+        const heldOf = async (s: KeyStore, k: KeyRecord, owner: string, at: number) => {
+          let seen = -1;
+          await s.chargeBatch([{ id: k.id }], (_f, held) => ((seen = held.get(k.id) ?? 0), { results: [], usage: new Map() }), at, live(owner, at));
+          return seen;
+        };
+        const lease = (o: Organization, k: KeyRecord, owner: string, expires_at: number): LeaseRecord => ({
+          id: nextId('lease'), org_id: o.id, key_id: k.id, owner, expires_at, created_at: T0, released_at: null,
+        });
+
+        it('tells a batch the slots other live owners hold and the live leases, not its own in-flight slots', async () => {
+          const o = await org();
+          const k = await key(o);
+          await store.chargeBatch([{ id: k.id }], () => ({ results: [], usage: new Map(), slots: new Map([[k.id, 2]]) }), T0, live('proc_a', T0));
+          await store.chargeBatch([{ id: k.id }], () => ({ results: [], usage: new Map(), leases: [lease(o, k, 'proc_b', T0 + 60_000)] }), T0, live('proc_b', T0));
+          expect(await heldOf(store, k, 'proc_a', T0 + 1)).toBe(1);
+          expect(await heldOf(store, k, 'proc_b', T0 + 1)).toBe(3);
+          expect(await heldOf(store, k, 'proc_c', T0 + 1)).toBe(3);
+          // proc_a's slots go back to 0.
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), slots: new Map([[k.id, 0]]) }), T0 + 2, live('proc_a', T0 + 2));
+          expect(await heldOf(store, k, 'proc_c', T0 + 3)).toBe(1);
+        });
+
+        it('forgets the slots and leases of an owner not seen for 25 s, and leases past their expiry', async () => {
+          const o = await org();
+          const k = await key(o);
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), slots: new Map([[k.id, 1]]), leases: [lease(o, k, 'proc_dead', T0 + 600_000)] }), T0, live('proc_dead', T0));
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), leases: [lease(o, k, 'proc_live', T0 + 30_000)] }), T0, live('proc_live', T0));
+          await store.heartbeat('proc_live', T0 + 20_000);
+          expect(await heldOf(store, k, 'proc_x', T0 + 20_000)).toBe(3);
+          expect(await heldOf(store, k, 'proc_x', T0 + 26_000)).toBe(1);
+          expect(await heldOf(store, k, 'proc_x', T0 + 30_001)).toBe(0);
+        });
+
+        it('releases a lease of the organization once, answering it as it stands; another organization’s is unknown', async () => {
+          const o = await org();
+          const other = await org();
+          const k = await key(o);
+          const l = lease(o, k, 'proc_a', T0 + 60_000);
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), leases: [l] }), T0, live('proc_a', T0));
+          expect(await store.releaseLease(other.id, l.id, T0 + 1)).toBeUndefined();
+          expect(await store.releaseLease(o.id, l.id, T0 + 2)).toEqual({ ...l, released_at: T0 + 2 });
+          expect(await store.releaseLease(o.id, l.id, T0 + 3)).toEqual({ ...l, released_at: T0 + 2 });
+          expect(await store.releaseLease(o.id, 'lease_unknown', T0 + 3)).toBeUndefined();
+          expect(await heldOf(store, k, 'proc_b', T0 + 4)).toBe(0);
         });
       });
 
