@@ -110,3 +110,24 @@ describe('GET /v1/events', () => {
     expect((await w.ask('GET', '/v1/events', { key: reader.secret })).status).toBe(403);
   });
 });
+
+describe('GET /v1/keys filters', () => {
+  it('filters by environment, name and unused_since, and refuses a date that is not one', async () => {
+    w = await appWorld();
+    const ci = await makeKey(w, { name: 'CI deploy', environment: 'test' });
+    const billing = await makeKey(w, { name: 'Billing worker' });
+    await w.ask('GET', '/v1/me', { key: billing.secret });
+    const idsOf = async (query: string) => bodyOf<{ apiKeys: Array<{ id: string }> }>(await w.ask('GET', `/v1/keys?${query}`, { key: w.tenant.adminSecret })).apiKeys.map((k) => k.id);
+    expect(await idsOf('environment=test')).toEqual([ci.id]);
+    expect(await idsOf('name=billing')).toEqual([billing.id]);
+    expect(await idsOf('name=ci%20dep')).toEqual([ci.id]);
+    // The admin key (this very call) and the billing key were used at noon: since noon, only the CI key is unused.
+    expect(await idsOf(`unused_since=${new Date(w.clock.now).toISOString()}`)).toEqual([ci.id]);
+    expect(await idsOf('unused_since=2030-01-15')).toEqual([ci.id]);
+    // Used before a later date reads as unused since then.
+    expect(await idsOf(`unused_since=${new Date(w.clock.now + 1).toISOString()}`)).toEqual(await idsOf('limit=100'));
+    const bad = await w.ask('GET', '/v1/keys?unused_since=yesterday', { key: w.tenant.adminSecret });
+    expect(errorOf(bad)).toMatchObject({ type: 'INVALID_REQUEST', details: { issues: [expect.objectContaining({ path: 'unused_since' })] } });
+    expect((await w.ask('GET', '/v1/keys?environment=prod', { key: w.tenant.adminSecret })).status).toBe(400);
+  });
+});

@@ -76,6 +76,12 @@ export const ListKeysInput = z
     limit: z.number().int().min(1).max(100).default(20).describe('How many keys to return (1–100, default 20).'),
     cursor: z.string().max(200).optional().describe('The next_cursor of a previous page, to fetch the page after it.'),
     include_revoked: z.boolean().default(false).describe('Also list revoked keys (default false).'),
+    environment: EnvironmentSchema.optional().describe('Only live or only test keys.'),
+    name: z.string().trim().min(1).max(100).optional().describe('Only keys whose name contains this text (case-insensitive).'),
+    unused_since: z
+      .union([z.iso.date(), IsoDateTime])
+      .optional()
+      .describe('Only keys never used, or last used before this date (ISO 8601, e.g. 2026-06-01): candidates for revoking.'),
   })
   .strict();
 

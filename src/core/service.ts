@@ -131,9 +131,10 @@ export class KeyService {
     return execute(OPERATIONS[name] as unknown as Operation, this, caller, input) as Promise<OperationResult<N>>;
   }
 
-  async list(caller: Caller, { limit, cursor, include_revoked }: Args<typeof ListKeysInput>): Promise<KeyList> {
+  async list(caller: Caller, { limit, cursor, include_revoked, environment, name, unused_since }: Args<typeof ListKeysInput>): Promise<KeyList> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    const rows = await this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked });
+    const unusedSince = unused_since === undefined ? undefined : Date.parse(unused_since);
+    const rows = await this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked, environment, name, unusedSince });
     const page = rows.slice(0, limit);
     return { keys: page.map(toView), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }

@@ -532,6 +532,40 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
         });
       });
 
+      describe('filtering listed keys', () => {
+        it('filters by environment, a case-insensitive substring of the name and unused_since, paging in the same order', async () => {
+          const o = await org();
+          const other = await org();
+          const made: KeyRecord[] = [];
+          for (let i = 0; i < 8; i++) {
+            made.push(await key(o, { name: i % 2 ? `Billing worker ${i}` : `CI runner ${i}`, environment: i % 3 ? 'live' : 'test', created_at: T0 + i }));
+          }
+          await key(other, { name: 'Billing elsewhere' });
+          // Keys 4 and 5 were used at T0 + HOUR; the others never.
+          await store.chargeBatch([{ id: made[4]!.id }, { id: made[5]!.id }], () => ({ results: [], usage: new Map([[made[4]!.id, usage(1)], [made[5]!.id, usage(1)]]) }), T0 + HOUR);
+          const list = (options: Partial<Parameters<KeyStore['listKeys']>[1]>) => store.listKeys(o.id, { limit: 10, includeRevoked: false, ...options }).then(ids);
+          const newestFirst = (keep: (k: KeyRecord, i: number) => boolean) => made.filter(keep).map((k) => k.id).reverse();
+          expect(await list({ environment: 'test' })).toEqual(newestFirst((_k, i) => i % 3 === 0));
+          expect(await list({ name: 'BILLING' })).toEqual(newestFirst((_k, i) => i % 2 === 1));
+          expect(await list({ name: 'ng w' })).toEqual(newestFirst((_k, i) => i % 2 === 1));
+          expect(await list({ name: 'r' })).toEqual(newestFirst(() => true));
+          expect(await list({ unusedSince: T0 + HOUR })).toEqual(newestFirst((_k, i) => i !== 4 && i !== 5));
+          expect(await list({ unusedSince: T0 + HOUR + 1 })).toEqual(newestFirst(() => true));
+          expect(await list({ name: 'billing', environment: 'live', unusedSince: T0 + HOUR })).toEqual(newestFirst((_k, i) => i % 2 === 1 && i % 3 !== 0 && i !== 5));
+          const first = await store.listKeys(o.id, { limit: 2, includeRevoked: false, name: 'billing' });
+          const next = await store.listKeys(o.id, { limit: 10, includeRevoked: false, name: 'billing', after: first[1]! });
+          expect([...ids(first), ...ids(next)]).toEqual(newestFirst((_k, i) => i % 2 === 1));
+        });
+
+        it('finds a renamed key by its new name only', async () => {
+          const o = await org();
+          const k = await key(o, { name: 'old name' });
+          await store.updateKey(k.id, { name: 'fresh label', at: T0 + 1 });
+          expect(ids(await store.listKeys(o.id, { limit: 10, includeRevoked: false, name: 'old name' }))).toEqual([]);
+          expect(ids(await store.listKeys(o.id, { limit: 10, includeRevoked: false, name: 'FRESH' }))).toEqual([k.id]);
+        });
+      });
+
       describe('reading the audit trail', () => {
         it('lists an organization’s events newest first with their public type, filtered by key and type, a keyset page at a time', async () => {
           const o = await org();

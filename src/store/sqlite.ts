@@ -108,6 +108,26 @@ const MIGRATIONS: readonly string[] = [
      released_at INTEGER
    );
    CREATE INDEX leases_live ON leases (key_id, expires_at) WHERE released_at IS NULL;`,
+  // The list filters' indexes. Names: a trigram index finds a substring among 100k names at once;
+  // its rows are numbered through key_name_rows because keys' own rowids are not stable (VACUUM).
+  // unused_since: every key gets its usage row when created, so "never used" is an indexed NULL.
+  `CREATE TABLE key_name_rows (key_id TEXT PRIMARY KEY, n INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
+   CREATE VIRTUAL TABLE key_names USING fts5(name, tokenize = 'trigram');
+   INSERT INTO key_name_rows (key_id, n) SELECT id, row_number() OVER (ORDER BY created_at, id) FROM keys;
+   INSERT INTO key_names (rowid, name) SELECT r.n, k.name FROM keys k JOIN key_name_rows r ON r.key_id = k.id;
+   CREATE TRIGGER key_name_added AFTER INSERT ON keys BEGIN
+     INSERT INTO key_name_rows (key_id, n) VALUES (new.id, (SELECT coalesce(max(n), 0) + 1 FROM key_name_rows));
+     INSERT INTO key_names (rowid, name) VALUES ((SELECT n FROM key_name_rows WHERE key_id = new.id), new.name);
+     INSERT OR IGNORE INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at) VALUES (new.id, 0, 0, 0, 0, NULL);
+   END;
+   CREATE TRIGGER key_name_changed AFTER UPDATE OF name ON keys WHEN new.name IS NOT old.name BEGIN
+     UPDATE key_names SET name = new.name WHERE rowid = (SELECT n FROM key_name_rows WHERE key_id = new.id);
+   END;
+   CREATE TRIGGER key_name_removed AFTER DELETE ON keys BEGIN
+     DELETE FROM key_names WHERE rowid = (SELECT n FROM key_name_rows WHERE key_id = old.id);
+     DELETE FROM key_name_rows WHERE key_id = old.id;
+   END;
+   INSERT OR IGNORE INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at) SELECT id, 0, 0, 0, 0, NULL FROM keys;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -247,6 +267,8 @@ function prepareFile(path: string): void {
 }
 
 const HOUR_MS = 3_600_000;
+/** How many of the newest keys a filtered list checks in order before it turns to an index. */
+const FILTER_WINDOW = 2_000;
 const DAY_MS = 86_400_000;
 const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
 
@@ -341,11 +363,31 @@ function prepareStatements(db: Database.Database) {
       WHERE org_id = @org AND (@key IS NULL OR key_id = @key) AND (@type IS NULL OR type = @type) AND id < @before
       ORDER BY id DESC LIMIT @limit`),
     // Filtered pages: the environment filter walks keys_by_org_environment, the others check each key of the org's index in order until the page is full.
+    // The newest FILTER_WINDOW keys only: when they fill the page, it is the page, and a common match never reaches the indexes below.
+    listWindow: db.prepare(`SELECT ${KEY_COLUMNS} FROM (SELECT id FROM keys WHERE org_id = @org AND (created_at, id) < (@created_at, @id)
+          ORDER BY created_at DESC, id DESC LIMIT ${FILTER_WINDOW}) w CROSS JOIN keys k ON k.id = w.id LEFT JOIN usage u ON u.key_id = k.id
+      WHERE (@all OR k.revoked_at IS NULL) AND (@environment IS NULL OR k.environment = @environment)
+        AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     listFiltered: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
       WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
         AND (@environment IS NULL OR k.environment = @environment)
         AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
         AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    // A name of three characters or more: the keys come from the trigram index, then the other filters.
+    listByName: db.prepare(`SELECT ${KEY_COLUMNS} FROM key_names f CROSS JOIN key_name_rows r ON r.n = f.rowid CROSS JOIN keys k ON k.id = r.key_id
+        LEFT JOIN usage u ON u.key_id = k.id
+      WHERE key_names MATCH @phrase AND k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+        AND (@environment IS NULL OR k.environment = @environment)
+        AND instr(lower(k.name), @name) > 0
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    // Unused keys (every key has a usage row): found through usage_by_last_used, then ordered.
+    listUnused: db.prepare(`SELECT ${KEY_COLUMNS} FROM usage u CROSS JOIN keys k ON k.id = u.key_id
+      WHERE (u.last_used_at IS NULL OR u.last_used_at < @unused) AND k.org_id = @org AND (@all OR k.revoked_at IS NULL)
+        AND (k.created_at, k.id) < (@created_at, @id) AND (@environment IS NULL OR k.environment = @environment)
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     addOutcomes: db.prepare(`INSERT INTO usage_hours (key_id, hour, org_id, admitted, rate_limited, denied) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (key_id, hour) DO UPDATE SET admitted = admitted + excluded.admitted,
@@ -432,7 +474,19 @@ class SqliteOps implements StoreOps {
     const params = { org: orgId, all: includeRevoked ? 1 : 0, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
     if (environment !== undefined || name !== undefined || unusedSince !== undefined) {
       const filters = { environment: environment ?? null, name: name === undefined ? null : name.toLowerCase(), unused: unusedSince ?? null };
-      return (this.statements.listFiltered.all({ ...params, ...filters }) as KeyRow[]).map(toKey);
+      const s = this.statements;
+      const args = { ...params, ...filters };
+      if (name === undefined && unusedSince === undefined) return (s.listFiltered.all(args) as KeyRow[]).map(toKey);
+      const newest = s.listWindow.all(args) as KeyRow[];
+      if (newest.length === limit) return newest.map(toKey);
+      // A rare match: the most selective index, a name's trigrams, else the unused keys, else the environment's index in order.
+      const rows =
+        name !== undefined && name.length >= 3
+          ? s.listByName.all({ ...params, ...filters, phrase: `"${name.replace(/"/g, '""')}"` })
+          : unusedSince !== undefined && name === undefined
+            ? s.listUnused.all({ ...params, ...filters })
+            : s.listFiltered.all({ ...params, ...filters });
+      return (rows as KeyRow[]).map(toKey);
     }
     // Inside a transaction the page may hold uncommitted rows: never cache those.
     if (this.db.inTransaction) return (this.statements.listKeys.all(params) as KeyRow[]).map(toKey);
