@@ -59,7 +59,7 @@ export default async function run() {
       notes: [
         `Seeded in ${msText(seedMs)} (one transaction). A page is 20 keys (21 read, to know whether a next page exists); 30 reads per filter, p50 and max.`,
         'A filtered list first checks the newest 2,000 keys in order; when they fill the page that is the answer, otherwise the most selective index answers.',
-        `Plan, environment only: ${plan('listFiltered')}.`,
+        `Plan, environment only: ${plan('listByEnvironment')}.`,
         `Plan, name of 3+ characters (trigram index): ${plan('listByName')}.`,
         `Plan, unused_since: ${plan('listUnused')}.`,
       ],

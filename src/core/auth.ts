@@ -356,7 +356,9 @@ export class Gate {
       if (left > 0) this.inFlight.set(keyId, left);
       else this.inFlight.delete(keyId);
       this.dirtySlots.add(keyId);
-      this.schedule();
+      // Written at once (a synchronous store commits before this returns), so a caller that goes on to
+      // another process never finds its own finished request still counted; a flush already due carries it.
+      if (!this.scheduled) void this.flush();
     };
   }
 

@@ -376,6 +376,9 @@ function prepareStatements(db: Database.Database) {
         AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
         AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    listByEnvironment: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k INDEXED BY keys_by_org_environment LEFT JOIN usage u ON u.key_id = k.id
+      WHERE k.org_id = @org AND k.environment = @environment AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     // A name of three characters or more: the keys come from the trigram index, then the other filters.
     listByName: db.prepare(`SELECT ${KEY_COLUMNS} FROM key_names f CROSS JOIN key_name_rows r ON r.n = f.rowid CROSS JOIN keys k ON k.id = r.key_id
         LEFT JOIN usage u ON u.key_id = k.id
@@ -476,7 +479,7 @@ class SqliteOps implements StoreOps {
       const filters = { environment: environment ?? null, name: name === undefined ? null : name.toLowerCase(), unused: unusedSince ?? null };
       const s = this.statements;
       const args = { ...params, ...filters };
-      if (name === undefined && unusedSince === undefined) return (s.listFiltered.all(args) as KeyRow[]).map(toKey);
+      if (name === undefined && unusedSince === undefined) return (s.listByEnvironment.all(args) as KeyRow[]).map(toKey);
       const newest = s.listWindow.all(args) as KeyRow[];
       if (newest.length === limit) return newest.map(toKey);
       // A rare match: the most selective index, a name's trigrams, else the unused keys, else the environment's index in order.
