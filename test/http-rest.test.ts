@@ -296,6 +296,8 @@ describe('GET /v1/openapi.json', () => {
         'POST /v1/keys/verify',
         'POST /v1/leases/{id}/release',
         'GET /v1/me',
+        'GET /v1/usage',
+        'GET /v1/events',
         'GET /v1/openapi.json',
         'GET /healthz',
       ].sort(),

@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 async function agentApi(dispersl: string, verifierKey: string): Promise<string> {
-  const child = spawn(process.execPath, [EXAMPLE], { env: { PATH: process.env.PATH, DISPERSL_URL: dispersl, DISPERSL_VERIFIER_KEY: verifierKey, PORT: '0' }, stdio: 'pipe' });
+  const child = spawn(process.execPath, [EXAMPLE], { env: { PATH: process.env.PATH, KEYS_URL: dispersl, VERIFIER_KEY: verifierKey, PORT: '0' }, stdio: 'pipe' });
   examples.add(child);
   let stderr = '';
   return new Promise((resolve, reject) => {

@@ -1,16 +1,16 @@
 // A small Dispersl-style API guarded by dispersl-mcp keys: POST /v1/agent/chat answers a canned reply
 // to any key of your organization that is valid, within its hourly quota and its concurrency.
 //
-//   DISPERSL_URL=http://127.0.0.1:8787 DISPERSL_VERIFIER_KEY=pk_live_… node examples/agent-api/server.js
+//   KEYS_URL=http://127.0.0.1:8787 VERIFIER_KEY=pk_live_… node examples/agent-api/server.js
 //
-// DISPERSL_VERIFIER_KEY is a key holding keys:verify (or admin). PORT (default 8788), HOST (default 127.0.0.1).
+// VERIFIER_KEY is a key holding keys:verify (or admin). PORT (default 8788), HOST (default 127.0.0.1).
 import { createServer } from 'node:http';
 import { createVerifier, guardRequest } from 'dispersl-mcp/verify';
 
-const baseUrl = process.env.DISPERSL_URL ?? 'http://127.0.0.1:8787';
-const key = process.env.DISPERSL_VERIFIER_KEY;
+const baseUrl = process.env.KEYS_URL ?? 'http://127.0.0.1:8787';
+const key = process.env.VERIFIER_KEY;
 if (!key) {
-  process.stderr.write('agent-api: set DISPERSL_VERIFIER_KEY to a dispersl-mcp key holding keys:verify\n');
+  process.stderr.write('agent-api: set VERIFIER_KEY to a dispersl-mcp key holding keys:verify\n');
   process.exit(2);
 }
 

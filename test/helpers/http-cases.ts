@@ -172,6 +172,8 @@ const EXAMPLES: Record<string, { query?: string; body?: unknown }> = {
   healthz: {},
   verifyKey: { body: { key: 'pk_live_000000000000000000000000000000' } },
   releaseLease: {},
+  getUsage: { query: '?granularity=day' },
+  listEvents: { query: '?limit=5' },
 };
 
 /** Sends a valid request of `route` naming key `id`, with the given headers. */
