@@ -26,8 +26,8 @@ const entries = Object.entries(example.mcpServers);
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
 const PLACEHOLDER_KEY = 'pk_live_YOUR_KEY';
 const EXAMPLE_ORIGIN = 'http://127.0.0.1:8787';
-const READ_TOOLS = ['list_keys', 'get_key', 'whoami'];
-const ALL_TOOLS = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
+const READ_TOOLS = ['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events'];
+const ALL_TOOLS = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events'];
 
 const home = tempHome('example-config');
 const dbPath = join(home.dir, 'server.db');

@@ -66,7 +66,7 @@ describe('MCP 2026-07-28 over HTTP', () => {
       expect(body.result).toMatchObject({ resultType: 'complete', ttlMs: 60000, cacheScope: 'private' });
       const tools = body.result!.tools as Array<{ name: string; title: string }>;
       expect(tools.every((t) => typeof t.title === 'string' && t.title.length > 0)).toBe(true);
-      expect(tools.length).toBe(path.endsWith('/readonly') ? 3 : 7);
+      expect(tools.length).toBe(path.endsWith('/readonly') ? 5 : 9);
     }
   });
 

@@ -4,8 +4,8 @@ import { type AppWorld, appWorld, bodyOf, makeKey } from './helpers/http-app.js'
 type Rpc = { jsonrpc: '2.0'; id: number | string | null; result?: Record<string, unknown>; error?: { code: number; message: string; data?: Record<string, unknown> } };
 type ToolResult = { content: Array<{ text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 
-const ALL = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
-const READ = ['list_keys', 'get_key', 'whoami'];
+const ALL = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events'];
+const READ = ['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events'];
 
 let w: AppWorld;
 let admin: string;

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { type HttpAnswer, errorType, httpClient, raw, rawUpload, rest, serve, sandboxEachTest, tool } from './helpers/http-serve.js';
 import { init } from './helpers/sandbox.js';
 
-const ALL = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
-const READ = ['list_keys', 'get_key', 'whoami'];
+const ALL = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events'];
+const READ = ['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events'];
 
 const box = sandboxEachTest();
 

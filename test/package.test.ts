@@ -155,7 +155,7 @@ describe('the package installed in a fresh folder', () => {
     servers.push(server);
     expect(server.client.getServerVersion()).toMatchObject({ name: 'dispersl-mcp', version: pkg.version });
     const tools = (await server.client.listTools()).tools.map((t) => t.name);
-    expect(tools).toEqual(['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami']);
+    expect(tools).toEqual(['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events']);
     const created = await call(server, 'generate_key', { name: 'From the package', environment: 'test' });
     expect(created.ok).toBe(true);
     expect(created.value.secret).toMatch(/^pk_test_/);

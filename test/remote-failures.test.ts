@@ -70,7 +70,7 @@ describe('remote mode when the server misbehaves', () => {
     await new Promise((resolve) => closing.close(resolve));
     const s = await remoteAt(base);
     // tools/list still works: every tool is shown when the server cannot say which.
-    expect((await s.client.listTools()).tools).toHaveLength(7);
+    expect((await s.client.listTools()).tools).toHaveLength(9);
     expect(await expectTransportError(s, base, 'connection_refused')).toMatch(/refused/);
   });
 

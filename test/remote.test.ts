@@ -187,7 +187,7 @@ describe("remote mode passes the server's refusals through unchanged", () => {
     for (let i = 0; i < 3 && tools.length === 7; i++) tools = (await s.client.listTools()).tools.map((t) => t.name);
     const localTools = (await (await localAs(reader.secret)).client.listTools()).tools.map((t) => t.name);
     expect(tools).toEqual(localTools);
-    expect(tools).toEqual(['list_keys', 'get_key', 'whoami']);
+    expect(tools).toEqual(['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events']);
     const viaRemote = await call(s, 'generate_key', { name: 'Escalate' });
     const viaRest = await rest(server.base, reader.secret, 'POST', '/api-keys', { name: 'Escalate' });
     expect(viaRest.status).toBe(403);
@@ -218,7 +218,7 @@ describe("remote mode passes the server's refusals through unchanged", () => {
 
   it('MISSING_API_KEY with a hint when no key is configured, sending nothing', async () => {
     const s = await remoteAs(undefined);
-    expect((await s.client.listTools()).tools).toHaveLength(7);
+    expect((await s.client.listTools()).tools).toHaveLength(9);
     const viaRemote = await call(s, 'whoami');
     expect(viaRemote.value).toMatchObject({ error: { code: 401, type: 'MISSING_API_KEY', details: { hint: expect.stringContaining('DISPERSL_API_KEY') } } });
   });

@@ -45,7 +45,7 @@ function stdioTransport(env: Record<string, string | undefined> = {}): StdioClie
 }
 
 /** What a client of either era should see of this server. */
-async function expectWorking(client: Client, era: 'modern' | 'legacy', tools = 7): Promise<void> {
+async function expectWorking(client: Client, era: 'modern' | 'legacy', tools = 9): Promise<void> {
   expect(client.getNegotiatedProtocolVersion()).toBe(era === 'modern' ? V : '2025-11-25');
   const listed = await client.listTools();
   expect(listed.tools.map((t) => t.name)).toHaveLength(tools);
@@ -67,7 +67,7 @@ describe('the SDK v2 client', () => {
   });
 
   it('chooses 2026-07-28 over stdio in auto mode', async () => {
-    await expectWorking(await connect('auto', stdioTransport({ DISPERSL_READ_ONLY: '1' })), 'modern', 3);
+    await expectWorking(await connect('auto', stdioTransport({ DISPERSL_READ_ONLY: '1' })), 'modern', 5);
   });
 
   it('speaks both eras over stdio in remote mode', async () => {
@@ -83,7 +83,7 @@ describe('the SDK v2 client', () => {
       const era = mode === 'legacy' ? 'legacy' : 'modern';
       await expectWorking(await connect(mode, new StreamableHTTPClientTransport(new URL(`${served.url}/ot/${key}`))), era);
       const headers = { Authorization: `Bearer ${key}` };
-      await expectWorking(await connect(mode, new StreamableHTTPClientTransport(new URL(`${served.url}/mcp/readonly`), { requestInit: { headers } })), era, 3);
+      await expectWorking(await connect(mode, new StreamableHTTPClientTransport(new URL(`${served.url}/mcp/readonly`), { requestInit: { headers } })), era, 5);
     }
   });
 });

@@ -30,6 +30,8 @@ export interface Config {
   confirm: ConfirmPolicy;
   /** --secret-delivery / DISPERSL_SECRET_DELIVERY: new secrets in MCP results, or by a one-time reveal. */
   secretDelivery: SecretDelivery;
+  /** How many days of hourly usage buckets are kept (DISPERSL_USAGE_DAYS, default 90). */
+  usageDays: number;
 }
 
 export class UsageError extends Error {}
@@ -101,6 +103,13 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], so
   return word as T;
 }
 
+function usageDays(value: string | undefined): number {
+  if (!value?.trim()) return 90;
+  const days = /^\d{1,4}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(days >= 1 && days <= 3650)) throw new UsageError(`DISPERSL_USAGE_DAYS must be a number of days from 1 to 3650, got '${value}'`);
+  return days;
+}
+
 function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -123,5 +132,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     logLevel,
     confirm: env.DISPERSL_CONFIRM?.trim() ? oneOf(env.DISPERSL_CONFIRM, CONFIRM_POLICIES, 'DISPERSL_CONFIRM') : 'auto',
     secretDelivery: env.DISPERSL_SECRET_DELIVERY?.trim() ? oneOf(env.DISPERSL_SECRET_DELIVERY, SECRET_DELIVERIES, 'DISPERSL_SECRET_DELIVERY') : 'inline',
+    usageDays: usageDays(env.DISPERSL_USAGE_DAYS),
   };
 }

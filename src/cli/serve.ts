@@ -21,6 +21,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   let publicUrl = config.publicUrl ?? localUrl(config.host, config.port);
   let tokens: InstanceType<typeof AccessTokens> | undefined;
   const local = await openLocal(config.dbPath, {
+    usageDays: config.usageDays,
     accessTokens: (store) => (tokens = new AccessTokens(store, { issuer: () => publicUrl, encryptionKey: config.secretKey })),
   });
   const oauth = tokens && { tokens, authenticate: local.gate.peek.bind(local.gate) };

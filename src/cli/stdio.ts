@@ -42,7 +42,7 @@ async function openApi(config: Config, logger: Logger): Promise<Opened> {
     import('./local.js'),
     import('../core/reveals.js'),
   ]);
-  const local = await openLocal(config.dbPath);
+  const local = await openLocal(config.dbPath, { usageDays: config.usageDays });
   const reveals = new Reveals(local.store);
   // A page exists only where a serve shows this database: DISPERSL_PUBLIC_URL says where.
   const desk: RevealDesk = {

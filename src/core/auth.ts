@@ -1,13 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { type AccessGrant, type AccessTokenVerifier, looksLikeAccessToken, narrowPermissions } from './access-tokens.js';
 import { DisperslError, asDisperslError } from './errors.js';
 import { decideCharge, keyLimits, peekWindows, retryAfterSeconds, type Window } from './limits.js';
 import { BoundedCache } from './bounded-cache.js';
-import type { KeyRecord, Organization, Usage } from './model.js';
-import type { BatchDecision, KeyLookup, KeyRef, KeyStore } from './store.js';
+import { type KeyRecord, type LeaseRecord, type Organization, type OutcomeCounts, type Usage, hasPermission } from './model.js';
+import { type BatchDecision, type KeyLookup, type KeyRef, type KeyStore, OWNER_TTL_MS } from './store.js';
 import { hashToken, parseToken } from './tokens.js';
 
 export type Clock = () => number;
+
+/** What one flush accumulates while it judges its requests in order. */
+interface BatchState {
+  usage: Map<string, Usage>;
+  outcomes: Map<string, OutcomeCounts>;
+  leases: LeaseRecord[];
+  /** Slots held elsewhere per key, plus the leases this batch has taken. */
+  held: Map<string, number>;
+  now: number;
+}
 
 /** What a request presents: the token, where it comes from, and optionally the organization it expects. */
 export interface Credential {
@@ -38,6 +49,8 @@ export const LOCAL_IP = '127.0.0.1';
 export interface GateOptions {
   /** Accepts OAuth access tokens beside keys; without it a JWT is just a malformed key. */
   accessTokens?: AccessTokenVerifier | undefined;
+  /** Days of hourly usage buckets kept; older ones are deleted once an hour (default 90). */
+  usageDays?: number | undefined;
   /**
    * Charge by the store's clock instead of the gate's (the process's): on a database that several
    * machines share, the hour then comes from the database, so clocks that disagree cannot split a window.
@@ -52,14 +65,42 @@ export interface GateOptions {
   flushesInFlight?: number | undefined;
 }
 
+/** A verification asked for by a service's key (POST /v1/keys/verify): what the verified key must satisfy. */
+export interface VerifyRequest {
+  token: string;
+  /** The verifier's organization: a key of any other reads as unknown. */
+  orgId: string;
+  permissions: readonly string[];
+  /** Requests charged to the verified key's quota (0: check only). */
+  cost: number;
+  /** The end user's address, checked against the key's allowlist; without it a key with an allowlist is refused. */
+  ip: string | undefined;
+  /** Take a concurrency slot as a lease for this long. */
+  holdMs?: number | undefined;
+}
+
+/** What verify found: the error type (or VALID), and whatever of the key, its window and its lease applies. */
+export interface Verification {
+  error: DisperslError | undefined;
+  key: KeyRecord | undefined;
+  org: Organization | undefined;
+  window: Window | undefined;
+  lease: { id: string; expires_at: number } | undefined;
+}
+
 interface Pending {
   ref: KeyRef;
   /** Set for an access token: its key, looked up by id, acts with the token's scopes only. */
   grant?: AccessGrant;
   credential: Credential;
-  resolve(admission: Admission): void;
+  /** Set for a verification: the key it names is judged and charged, and the outcome is data, not an admission. */
+  verify?: VerifyRequest;
+  resolve(outcome: Admission | Verification): void;
   reject(error: DisperslError): void;
 }
+
+/** How often a process that holds slots while idle tells the others it is alive (well within OWNER_TTL_MS). */
+const HEARTBEAT_MS = 5_000;
 
 function normalizeIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
@@ -82,7 +123,14 @@ export class Gate {
   /** Flushes waiting on the store. */
   private flushing = 0;
   private readonly inFlight = new Map<string, number>();
+  /** Keys whose in-flight count changed since the last flush wrote this process's slots. */
+  private readonly dirtySlots = new Set<string>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
+  /** This process, as the owner of the slots and leases it holds (shared through the store with every other process). */
+  readonly owner = `proc_${randomBytes(9).toString('base64url')}`;
+  /** The latest expiry of a lease this process granted: until then it keeps heartbeating. */
+  private leasesUntil = 0;
+  private heartbeats: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly store: KeyStore,
@@ -93,16 +141,30 @@ export class Gate {
   /** Authenticate and charge one request. */
   admit(credential: Credential): Promise<Admission> {
     const granted = this.grantOf(credential.token);
-    if (granted) return granted.then((grant) => this.enqueue({ ref: { id: grant.keyId }, grant, credential }));
+    if (granted) return granted.then((grant) => this.enqueue({ ref: { id: grant.keyId }, grant, credential }) as Promise<Admission>);
     try {
-      return this.enqueue({ ref: { hash: this.hashOf(credential.token) }, credential });
+      return this.enqueue({ ref: { hash: this.hashOf(credential.token) }, credential }) as Promise<Admission>;
     } catch (err) {
       return Promise.reject(asDisperslError(err));
     }
   }
 
+  /**
+   * Judge another key of the verifier's organization and charge it `cost`, in the same batch as
+   * every request: the answer is data (a Verification), whatever the key's state.
+   */
+  verify(request: VerifyRequest): Promise<Verification> {
+    let hash: string;
+    try {
+      hash = this.hashOf(request.token);
+    } catch (err) {
+      return Promise.resolve({ error: asDisperslError(err), key: undefined, org: undefined, window: undefined, lease: undefined });
+    }
+    return this.enqueue({ ref: { hash }, credential: { token: request.token, ip: request.ip ?? '' }, verify: request }) as Promise<Verification>;
+  }
+
   /** Queues a request for the next flush, which the first request of an event-loop turn schedules. */
-  private enqueue(request: Omit<Pending, 'resolve' | 'reject'>): Promise<Admission> {
+  private enqueue(request: Omit<Pending, 'resolve' | 'reject'>): Promise<Admission | Verification> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
       this.schedule();
@@ -114,7 +176,6 @@ export class Gate {
     if (this.scheduled || this.queue.length === 0 || this.flushing >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
     this.scheduled = true;
     setImmediate(() => {
-      this.scheduled = false;
       this.flushing++;
       void this.flush().finally(() => {
         this.flushing--;
@@ -160,27 +221,35 @@ export class Gate {
   }
 
   private async flush(): Promise<void> {
+    this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    const at = this.options.storeClock ? undefined : this.clock();
-    let outcomes: ReadonlyArray<Admission | DisperslError> = [];
+    // A flush with no request still writes the slots released since the last one, so other processes see them free.
+    if (batch.length === 0 && this.dirtySlots.size === 0) return;
+    const local = this.clock();
+    let now = local;
+    let outcomes: ReadonlyArray<Admission | Verification | DisperslError> = [];
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
-        (found, now) => {
-          const decision = this.decide(batch, found, now);
+        (found, at, held) => {
+          now = at;
+          const decision = this.decide(batch, found, held, at);
           outcomes = decision.results;
           return decision;
         },
-        at,
+        this.options.storeClock ? undefined : local,
+        { owner: this.owner, liveAfter: local - OWNER_TTL_MS },
       );
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.
-      for (const outcome of outcomes) if (!(outcome instanceof DisperslError)) outcome.release();
+      for (const outcome of outcomes) if (outcome instanceof Object && 'release' in outcome) outcome.release();
       const error = asDisperslError(err);
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.keepAlive();
+    this.pruneUsage(now);
     batch.forEach((pending, i) => {
       const outcome = outcomes[i]!;
       if (outcome instanceof DisperslError) pending.reject(outcome);
@@ -193,19 +262,62 @@ export class Gate {
    * carried from one request to the next by key id (a key can be reached both by its hash and by an
    * access token's grant), and persisted once, at the end, by the store.
    */
-  private decide(batch: readonly Pending[], found: ReadonlyArray<KeyLookup | undefined>, now: number): BatchDecision<Admission | DisperslError> {
-    const usage = new Map<string, Usage>();
-    const results = batch.map((pending, i) => this.charge(pending, pending.grant ? this.narrowed(found[i], pending.grant) : found[i], now, usage));
-    return { results, usage };
+  private decide(
+    batch: readonly Pending[],
+    found: ReadonlyArray<KeyLookup | undefined>,
+    held: ReadonlyMap<string, number>,
+    now: number,
+  ): BatchDecision<Admission | Verification | DisperslError> {
+    const state: BatchState = { usage: new Map(), outcomes: new Map(), leases: [], held: new Map(held), now };
+    const results = batch.map((pending, i) => {
+      let lookup = pending.grant ? this.narrowed(found[i], pending.grant) : found[i];
+      // Another organization's key is, to a verifier, a key that does not exist: nothing is counted on it.
+      if (pending.verify && lookup && lookup.key.org_id !== pending.verify.orgId) lookup = undefined;
+      const outcome = this.charge(pending, lookup, state);
+      if (lookup) this.count(state.outcomes, lookup, outcome);
+      return pending.verify ? this.verification(outcome, lookup) : outcome;
+    });
+    const slots = new Map<string, number>();
+    for (const keyId of this.dirtySlots) slots.set(keyId, this.inFlight.get(keyId) ?? 0);
+    this.dirtySlots.clear();
+    return { results, usage: state.usage, outcomes: state.outcomes, leases: state.leases, slots };
   }
 
-  private charge(pending: Pending, lookup: KeyLookup | undefined, now: number, counted: Map<string, Usage>): Admission | DisperslError {
+  private count(outcomes: Map<string, OutcomeCounts>, lookup: KeyLookup, outcome: Admission | DisperslError): void {
+    let counts = outcomes.get(lookup.key.id);
+    if (!counts) outcomes.set(lookup.key.id, (counts = { org_id: lookup.key.org_id, admitted: 0, rate_limited: 0, denied: 0 }));
+    if (!(outcome instanceof DisperslError)) counts.admitted++;
+    else if (outcome.status === 429) counts.rate_limited++;
+    else counts.denied++;
+  }
+
+  private verification(outcome: Admission | DisperslError, lookup: KeyLookup | undefined): Verification {
+    if (outcome instanceof DisperslError) {
+      const details = outcome.details as { limit?: number; reset_at?: string };
+      const window =
+        outcome.status === 429 && details.limit !== undefined && details.reset_at !== undefined
+          ? { limit: details.limit, remaining: 0, reset_at: Date.parse(details.reset_at), window_ms: 0 }
+          : undefined;
+      return { error: outcome, key: lookup?.key, org: lookup?.org, window, lease: undefined };
+    }
+    const { caller } = outcome;
+    const lease = (outcome as Admission & { lease?: Verification['lease'] }).lease;
+    return { error: undefined, key: caller.key, org: caller.org, window: caller.window, lease };
+  }
+
+  private charge(pending: Pending, lookup: KeyLookup | undefined, state: BatchState): Admission | DisperslError {
+    const { now, usage: counted } = state;
     try {
       this.check(lookup, pending.credential, now);
       const { key, org } = lookup;
+      const verify = pending.verify;
+      if (verify) {
+        const missing = verify.permissions.filter((p) => !hasPermission(key.permissions, p));
+        if (missing.length > 0) throw new DisperslError('INSUFFICIENT_PERMISSIONS', 'The key lacks a permission the verifier asked for', { required: missing });
+      }
       const usage = counted.get(key.id) ?? lookup.usage;
       const limits = keyLimits(org, key.environment);
-      const decision = decideCharge(limits.requests_per_hour, key.rate_limit, usage, now);
+      const decision = decideCharge(limits.requests_per_hour, key.rate_limit, usage, now, verify ? verify.cost : 1);
       if (decision.kind === 'deny') {
         return new DisperslError('RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', {
           limit: decision.window.limit,
@@ -214,22 +326,46 @@ export class Gate {
           retry_after: retryAfterSeconds(decision.retry_after_ms),
         });
       }
-      const inFlight = this.inFlight.get(key.id) ?? 0;
-      if (inFlight >= limits.max_concurrency) {
+      // Concurrency counts this process's in-flight requests, and every other live process's, and the leases.
+      const local = this.inFlight.get(key.id) ?? 0;
+      const inFlight = local + (state.held.get(key.id) ?? 0);
+      const takesSlot = !verify || verify.holdMs !== undefined;
+      if (takesSlot && inFlight >= limits.max_concurrency) {
         return new DisperslError('CONCURRENCY_LIMIT_EXCEEDED', undefined, {
           limit: limits.max_concurrency,
           in_flight: inFlight,
-          remaining: decision.window.remaining + 1,
+          remaining: decision.window.remaining + (verify ? verify.cost : 1),
           reset_at: new Date(decision.window.reset_at).toISOString(),
           retry_after: 1,
         });
       }
       counted.set(key.id, decision.usage);
-      this.inFlight.set(key.id, inFlight + 1);
-      return {
-        caller: { key: { ...key, last_used_at: now }, org, window: decision.window, hourly: decision.hourly, concurrency: { limit: limits.max_concurrency, in_flight: inFlight + 1 } },
-        release: this.releaser(key.id),
+      const caller: Caller = {
+        key: { ...key, last_used_at: now },
+        org,
+        window: decision.window,
+        hourly: decision.hourly,
+        concurrency: { limit: limits.max_concurrency, in_flight: inFlight + (takesSlot ? 1 : 0) },
       };
+      if (verify) {
+        if (verify.holdMs === undefined) return { caller, release: () => {} };
+        const lease: LeaseRecord = {
+          id: `lease_${randomBytes(16).toString('base64url')}`,
+          org_id: org.id,
+          key_id: key.id,
+          owner: this.owner,
+          expires_at: now + verify.holdMs,
+          created_at: now,
+          released_at: null,
+        };
+        state.leases.push(lease);
+        state.held.set(key.id, (state.held.get(key.id) ?? 0) + 1);
+        this.leasesUntil = Math.max(this.leasesUntil, lease.expires_at);
+        return Object.assign({ caller, release: () => {} }, { lease: { id: lease.id, expires_at: lease.expires_at } });
+      }
+      this.inFlight.set(key.id, local + 1);
+      this.dirtySlots.add(key.id);
+      return { caller, release: this.releaser(key.id) };
     } catch (err) {
       return asDisperslError(err);
     }
@@ -243,7 +379,40 @@ export class Gate {
       const left = (this.inFlight.get(keyId) ?? 1) - 1;
       if (left > 0) this.inFlight.set(keyId, left);
       else this.inFlight.delete(keyId);
+      this.dirtySlots.add(keyId);
+      // Written at once (a synchronous store commits before this returns), so a caller that goes on to
+      // another process never finds its own finished request still counted; a flush already due carries it.
+      if (!this.scheduled) void this.flush();
     };
+  }
+
+  /**
+   * While this process holds slots (requests in flight, leases it granted), it heartbeats so the
+   * others keep counting them; once it holds nothing the timer stops. A dead process stops
+   * heartbeating, and its slots free themselves within OWNER_TTL_MS.
+   */
+  private prunedHour = -1;
+
+  /** Once an hour per process, usage buckets past the retention go: off the request path, outside the batch. */
+  private pruneUsage(now: number): void {
+    const hour = Math.floor(now / 3_600_000);
+    if (hour === this.prunedHour) return;
+    this.prunedHour = hour;
+    this.store.pruneUsage(now - (this.options.usageDays ?? 90) * 86_400_000).catch(() => {});
+  }
+
+  private keepAlive(): void {
+    if (this.heartbeats !== undefined) return;
+    this.heartbeats = setInterval(() => {
+      const now = this.clock();
+      if (this.inFlight.size === 0 && this.leasesUntil <= now) {
+        clearInterval(this.heartbeats);
+        this.heartbeats = undefined;
+        return;
+      }
+      this.store.heartbeat(this.owner, now).catch(() => {});
+    }, HEARTBEAT_MS);
+    this.heartbeats.unref();
   }
 
   private check(lookup: KeyLookup | undefined, credential: Credential, now: number): asserts lookup is KeyLookup {

@@ -82,14 +82,15 @@ function windowsOf(hourly: number, rateLimit: RateLimit | null, usage: Usage, no
  * Both are fixed windows aligned to the epoch, so every process computes the same window
  * from the clock alone and the persisted counters stay exact across processes and restarts.
  */
-export function decideCharge(hourly: number, rateLimit: RateLimit | null, usage: Usage, now: number): ChargeDecision {
+export function decideCharge(hourly: number, rateLimit: RateLimit | null, usage: Usage, now: number, cost = 1): ChargeDecision {
   const windows = windowsOf(hourly, rateLimit, usage, now);
-  const full = windows.filter((w) => w.count >= w.limit);
+  // A cost of 0 checks without charging, and still answers no once a window is spent.
+  const full = windows.filter((w) => w.count + Math.max(cost, 1) > w.limit);
   if (full.length > 0) {
     const latest = full.reduce((a, b) => (a.start + a.window_ms >= b.start + b.window_ms ? a : b));
     return { kind: 'deny', window: view(latest), retry_after_ms: latest.start + latest.window_ms - now };
   }
-  for (const w of windows) w.count += 1;
+  for (const w of windows) w.count += cost;
   const [hour, own] = windows as [FixedWindow, FixedWindow | undefined];
   return {
     kind: 'allow',

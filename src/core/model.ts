@@ -80,3 +80,51 @@ export function missingGrants(granted: readonly string[], requested: readonly st
   if (granted.includes(PERMISSIONS.admin)) return [];
   return requested.filter((p) => !granted.includes(p));
 }
+
+/** The verify permission: lets a service's key check the keys of its own organization's users (admin implies it). */
+export const VERIFY_PERMISSION = 'keys:verify';
+
+/** How one request ended for a key already identified, as the hourly usage buckets count it. */
+export interface OutcomeCounts {
+  org_id: string;
+  admitted: number;
+  rate_limited: number;
+  denied: number;
+}
+
+/** One hour of a key's (or an organization's) requests: `hour` is the epoch ms the hour starts at. */
+export interface UsageBucket {
+  hour: number;
+  admitted: number;
+  rate_limited: number;
+  denied: number;
+}
+
+export const EVENT_TYPES = ['key.created', 'key.revoked', 'key.rotated', 'key.updated', 'key.disabled', 'key.enabled', 'session.created'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The public type of an audit event: an update that only switches `enabled` reads as what it did. */
+export function eventTypeOf(event: Pick<AuditEvent, 'action' | 'details'>): EventType {
+  if (event.action === 'updated' && typeof event.details.enabled === 'boolean') return event.details.enabled ? 'key.enabled' : 'key.disabled';
+  return `key.${event.action}`;
+}
+
+/** An audit event as stored, with its place in the trail (ids grow with time). */
+export interface StoredEvent extends AuditEvent {
+  id: number;
+  type: EventType;
+}
+
+/**
+ * A concurrency slot of a key held past one request: taken by verify with `hold`, freed by a release
+ * or at expires_at, and by its owner process dying (an owner not seen for OWNER_TTL_MS holds nothing).
+ */
+export interface LeaseRecord {
+  id: string;
+  org_id: string;
+  key_id: string;
+  owner: string;
+  expires_at: number;
+  created_at: number;
+  released_at: number | null;
+}

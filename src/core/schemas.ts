@@ -1,6 +1,10 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { nameProblem } from './names.js';
+import { ERROR_TYPES } from './errors.js';
+
+/** The error types, as a list zod can enumerate. */
+export const ERROR_TYPE_NAMES = [...ERROR_TYPES] as [(typeof ERROR_TYPES)[number], ...Array<(typeof ERROR_TYPES)[number]>];
 
 /** Every schema of the public contract, declared once: MCP tools, REST routes and OpenAPI all use these. */
 
@@ -75,6 +79,12 @@ export const ListKeysInput = z
     limit: z.number().int().min(1).max(100).default(20).describe('How many keys to return (1–100, default 20).'),
     cursor: z.string().max(200).optional().describe('The next_cursor of a previous page, to fetch the page after it.'),
     include_revoked: z.boolean().default(false).describe('Also list revoked keys (default false).'),
+    environment: EnvironmentSchema.optional().describe('Only live or only test keys.'),
+    name: z.string().trim().min(1).max(100).optional().describe('Only keys whose name contains this text (case-insensitive).'),
+    unused_since: z
+      .union([z.iso.date(), IsoDateTime])
+      .optional()
+      .describe('Only keys never used, or last used before this date (ISO 8601, e.g. 2026-06-01): candidates for revoking.'),
   })
   .strict();
 

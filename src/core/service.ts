@@ -23,6 +23,8 @@ import type {
 } from './schemas.js';
 import type { KeyStore, StoreOps } from './store.js';
 import { type RandomSource, generateToken, hashToken, publicId } from './tokens.js';
+import { type ReleasedLease, requireVerifier } from './verify.js';
+import { Activity, type EventList, type GetUsageInput, type ListEventsInput, type Usage } from './activity.js';
 
 type Args<S extends z.ZodType> = z.output<S>;
 
@@ -114,11 +116,24 @@ function decodeCursor(cursor: string): { created_at: number; id: string } {
  * through `execute`, which checks the operation's permission and input (src/core/operations) first.
  */
 export class KeyService {
+  private readonly activity: Activity;
+
   constructor(
     private readonly store: KeyStore,
     private readonly clock: Clock = Date.now,
     private readonly random: RandomSource = randomBytes,
-  ) {}
+    options: { usageDays?: number } = {},
+  ) {
+    this.activity = new Activity(store, clock, options.usageDays);
+  }
+
+  usage(caller: Caller, args: Args<typeof GetUsageInput>): Promise<Usage> {
+    return this.activity.usage(caller, args);
+  }
+
+  events(caller: Caller, args: Args<typeof ListEventsInput>): Promise<EventList> {
+    return this.activity.events(caller, args);
+  }
 
   /** An operation by name, for a caller, on raw input: the permission, then the input, then the method. */
   execute<N extends OperationName>(name: N, caller: Caller, input?: unknown): Promise<OperationResult<N>> {
@@ -144,9 +159,10 @@ export class KeyService {
     return found !== undefined && found.key.org_id === caller.org.id;
   }
 
-  async list(caller: Caller, { limit, cursor, include_revoked }: Args<typeof ListKeysInput>): Promise<KeyList> {
+  async list(caller: Caller, { limit, cursor, include_revoked, environment, name, unused_since }: Args<typeof ListKeysInput>): Promise<KeyList> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    const rows = await this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked });
+    const unusedSince = unused_since === undefined ? undefined : Date.parse(unused_since);
+    const rows = await this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked, environment, name, unusedSince });
     const page = rows.slice(0, limit);
     return { keys: page.map(toView), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }
@@ -277,6 +293,17 @@ export class KeyService {
         concurrency,
       },
     };
+  }
+
+  /**
+   * Ends a concurrency lease taken by verify with `hold` (keys:verify). Releasing twice, or after
+   * expiry, answers the lease as it stands; another organization's lease answers 404 like an unknown one.
+   */
+  async releaseLease(caller: Caller, id: string): Promise<ReleasedLease> {
+    requireVerifier(caller);
+    const lease = await this.store.releaseLease(caller.org.id, id, this.clock());
+    if (!lease) throw notFound('lease');
+    return { id: lease.id, key_id: lease.key_id, expires_at: iso(lease.expires_at)!, released_at: iso(lease.released_at) };
   }
 
   /** An operator action (`init`): a new organization and its first admin key. */

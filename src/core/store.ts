@@ -1,4 +1,4 @@
-import type { AuditEvent, KeyRecord, Organization, Usage } from './model.js';
+import type { AuditEvent, EventType, KeyRecord, LeaseRecord, Organization, OutcomeCounts, StoredEvent, Usage, UsageBucket } from './model.js';
 
 export interface KeyLookup {
   key: KeyRecord;
@@ -24,6 +24,11 @@ export interface ListOptions {
   after?: { created_at: number; id: string };
   limit: number;
   includeRevoked: boolean;
+  environment?: 'live' | 'test' | undefined;
+  /** A substring of the name, matched case-insensitively. */
+  name?: string | undefined;
+  /** Keys never used, or last used before this (epoch ms). */
+  unusedSince?: number | undefined;
 }
 
 /**
@@ -37,6 +42,35 @@ export interface RevealRecord {
   created_at: number;
 }
 
+export interface UsageQuery {
+  /** One key's buckets; all of the organization's keys summed when absent. */
+  keyId?: string | undefined;
+  /** Hours starting at or after `from` and before `to` (epoch ms). */
+  from: number;
+  to: number;
+}
+
+export interface EventQuery {
+  keyId?: string | undefined;
+  type?: EventType | undefined;
+  /** Keyset pagination: events with a smaller id than this. */
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+/**
+ * Who is charging: each process names itself (`owner`) so that the concurrency slots it holds count
+ * in every other process, until it has not been seen for OWNER_TTL_MS (it died).
+ */
+export interface BatchContext {
+  owner: string;
+  /** Owners seen before this hold nothing any more. */
+  liveAfter: number;
+}
+
+/** How long a process that stopped charging and heartbeating keeps its slots: a dead process frees them within this. */
+export const OWNER_TTL_MS = 25_000;
+
 /** How a request names its key: by the hash of its token, or (an access token's grant) by id. */
 export type KeyRef = { hash: string } | { id: string };
 
@@ -47,6 +81,12 @@ export type KeyRef = { hash: string } | { id: string };
 export interface BatchDecision<T> {
   results: T[];
   usage: ReadonlyMap<string, Usage>;
+  /** Per key, outcomes to add to the usage bucket of the hour `at` falls in. */
+  outcomes?: ReadonlyMap<string, OutcomeCounts>;
+  /** Leases taken in this batch, to insert. */
+  leases?: readonly LeaseRecord[];
+  /** The owner's in-flight requests per key, where they changed since its last batch (0: none). */
+  slots?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -74,6 +114,20 @@ export interface StoreOps {
   updateKey(id: string, change: { name?: string; enabled?: boolean; at: number }): Promise<boolean>;
 
   appendAudit(event: AuditEvent): Promise<void>;
+  /** An organization's audit trail, newest first (id descending). */
+  listEvents(orgId: string, query: EventQuery): Promise<StoredEvent[]>;
+
+  /** Hourly buckets with any count, oldest first. */
+  usageBuckets(orgId: string, query: UsageQuery): Promise<UsageBucket[]>;
+  /** The keys with the most requests in a span, most first. */
+  topKeys(orgId: string, query: UsageQuery & { limit: number }): Promise<Array<UsageBucket & { key_id: string }>>;
+  /** Deletes usage buckets of hours before `before`; answers how many. */
+  pruneUsage(before: number): Promise<number>;
+
+  /** Ends a lease of the organization (released_at), where it is not released yet; answers the lease as it now stands, or undefined. */
+  releaseLease(orgId: string, id: string, at: number): Promise<LeaseRecord | undefined>;
+  /** Records that an owner is alive (a process holding slots while idle). */
+  heartbeat(owner: string, at: number): Promise<void>;
 
   /** Every signing key kept (the current one and retired ones), newest first. */
   listSigningKeys(): Promise<SigningKeyRecord[]>;
@@ -119,8 +173,18 @@ export interface KeyStore extends StoreOps {
    * The flush's time is `at` when given; without it the store reads its own clock (a database's, where
    * several machines share one, so machines whose clocks disagree still count the same window) and
    * hands it to `decide` as `now`.
+   *
+   * With a context, `held` tells decide, per key found, the concurrency slots held elsewhere: live
+   * leases (of any owner) and the in-flight requests of every other live owner; the batch also
+   * records the owner as seen at the flush's time, stores the slots and leases decide returns and
+   * adds its outcomes to the hour's usage buckets.
    */
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<T>, at?: number): Promise<T[]>;
+  chargeBatch<T>(
+    refs: readonly KeyRef[],
+    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    at?: number,
+    context?: BatchContext,
+  ): Promise<T[]>;
 
   /**
    * Why the database cannot take a write now (a committed write that changes nothing, and room to

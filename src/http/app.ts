@@ -81,6 +81,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   let openapi: Record<string, unknown> | undefined;
   const deps: RouteDeps = {
     service,
+    gate,
     bodyLimit: limit,
     maxDepth,
     version,
@@ -122,7 +123,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const guard = refuseWrites();
   for (const route of routes) {
     const chain: MiddlewareHandler<AppEnv>[] = [];
-    if (route.auth) chain.push(auth);
+    if (route.auth && route.charged !== false) chain.push(auth);
     if (route.write && readOnly) chain.push(guard);
     const handler: MiddlewareHandler<AppEnv> = async (c) => route.handle(c, deps);
     app.on(route.method, route.path, ...(chain as [MiddlewareHandler<AppEnv>]), handler);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KeyId } from '../core/schemas.js';
+import { LeaseId } from '../core/verify.js';
 import type { Route } from './route.js';
 import { INPUT_SCHEMAS, OUTPUT_SCHEMAS } from './schemas.js';
 
@@ -56,7 +57,7 @@ function errorsOf(route: Route): string[] {
 
 function operation(route: Route): Json {
   const parameters: Json[] = route.auth ? [{ $ref: '#/components/parameters/organization' }] : [];
-  if (route.path.includes(':id')) parameters.push({ name: 'id', in: 'path', required: true, schema: inline(KeyId, 'input') });
+  if (route.path.includes(':id')) parameters.push({ name: 'id', in: 'path', required: true, schema: inline(route.path.startsWith('/v1/leases/') ? LeaseId : KeyId, 'input') });
   for (const [name, field] of Object.entries(route.query?.shape ?? {}) as Array<[string, z.ZodType]>) {
     const schema = inline(field, 'input');
     const { description, ...rest } = schema;

@@ -1,11 +1,13 @@
 import type { z } from 'zod';
 import type { Reveals } from '../core/reveals.js';
+import type { Gate } from '../core/auth.js';
 import type { KeyService } from '../core/service.js';
 import type { ClientCredentialsDeps } from '../oauth/client-credentials.js';
 import type { AppContext } from './env.js';
 
 export interface RouteDeps {
   service: KeyService;
+  gate: Gate;
   bodyLimit: number;
   maxDepth: number;
   version: string;
@@ -29,6 +31,8 @@ export interface Route {
   description: string;
   /** Needs a key (and is charged one request). */
   auth: boolean;
+  /** false: the route authenticates its key itself, without charging it (verify, lease release). */
+  charged?: false;
   /** Changes keys: refused by a server started with --read-only. */
   write?: boolean;
   /** The permission the operation needs, for the docs. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_TYPES } from '../core/errors.js';
+import { ReleasedLease, VerifyKeyInput, VerifyKeyResult } from '../core/verify.js';
 import {
   ApiKeyCreated,
   GenerateKeyInput,
@@ -55,6 +56,8 @@ export const OUTPUT_SCHEMAS = new Map<z.ZodType, string>([
   [Health, 'Health'],
   [TokenResponse, 'AccessToken'],
   [ErrorEnvelope, 'Error'],
+  [VerifyKeyResult, 'Verification'],
+  [ReleasedLease, 'Lease'],
 ]);
 
 export const INPUT_SCHEMAS = new Map<z.ZodType, string>([
@@ -62,5 +65,6 @@ export const INPUT_SCHEMAS = new Map<z.ZodType, string>([
   [UpdateKeyBody, 'UpdateKeyRequest'],
   [RotateKeyBody, 'RotateKeyRequest'],
   [TokenRequestForm, 'AccessTokenRequest'],
+  [VerifyKeyInput, 'VerifyKeyRequest'],
 ]);
 

@@ -8,8 +8,8 @@ import { type World, createWorld, credential } from '../testing/fixtures.js';
 import { JSONRPC, LATEST_PROTOCOL_VERSION, McpDispatcher, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import { createToolRunner } from './run-tool.js';
 
-const READ_TOOLS = ['list_keys', 'get_key', 'whoami'];
-const ALL_TOOLS = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
+const READ_TOOLS = ['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events'];
+const ALL_TOOLS = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events'];
 
 const dispatcher = new McpDispatcher({
   version: '9.9.9',

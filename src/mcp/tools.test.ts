@@ -15,13 +15,13 @@ describe('tool definitions', () => {
     expect(readFileSync(snapshotFile, 'utf8')).toBe(text);
   });
 
-  it('are the seven tools of the contract, each named after what it does', () => {
-    expect(TOOLS.map((t) => t.name)).toEqual(['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami']);
+  it('are the tools of the contract, each named after what it does, with no verify tool (a user secret stays out of the model)', () => {
+    expect(TOOLS.map((t) => t.name)).toEqual(['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events']);
   });
 
   it('carry honest annotations', () => {
     const byName = Object.fromEntries(TOOLS.map((t) => [t.name, t.annotations]));
-    for (const read of ['list_keys', 'get_key', 'whoami']) expect(byName[read]?.readOnlyHint).toBe(true);
+    for (const read of ['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events']) expect(byName[read]?.readOnlyHint).toBe(true);
     for (const write of ['generate_key', 'revoke_key', 'rotate_key', 'update_key']) expect(byName[write]?.readOnlyHint).toBe(false);
     expect(byName.revoke_key).toMatchObject({ destructiveHint: true, idempotentHint: true });
     expect(byName.rotate_key).toMatchObject({ destructiveHint: true });

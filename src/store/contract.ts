@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_USAGE } from '../core/model.js';
-import type { AuditEvent, KeyRecord, Organization, Usage } from '../core/model.js';
+import type { AuditEvent, KeyRecord, LeaseRecord, Organization, Usage } from '../core/model.js';
 import type { KeyLookup, KeyRef, KeyStore, RevealRecord, SigningKeyRecord } from '../core/store.js';
 
 /**
@@ -532,6 +532,98 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
         });
       });
 
+      describe('filtering listed keys', () => {
+        it('filters by environment, a case-insensitive substring of the name and unused_since, paging in the same order', async () => {
+          const o = await org();
+          const other = await org();
+          const made: KeyRecord[] = [];
+          for (let i = 0; i < 8; i++) {
+            made.push(await key(o, { name: i % 2 ? `Billing worker ${i}` : `CI runner ${i}`, environment: i % 3 ? 'live' : 'test', created_at: T0 + i }));
+          }
+          await key(other, { name: 'Billing elsewhere' });
+          // Keys 4 and 5 were used at T0 + HOUR; the others never.
+          await store.chargeBatch([{ id: made[4]!.id }, { id: made[5]!.id }], () => ({ results: [], usage: new Map([[made[4]!.id, usage(1)], [made[5]!.id, usage(1)]]) }), T0 + HOUR);
+          const list = (options: Partial<Parameters<KeyStore['listKeys']>[1]>) => store.listKeys(o.id, { limit: 10, includeRevoked: false, ...options }).then(ids);
+          const newestFirst = (keep: (k: KeyRecord, i: number) => boolean) => made.filter(keep).map((k) => k.id).reverse();
+          expect(await list({ environment: 'test' })).toEqual(newestFirst((_k, i) => i % 3 === 0));
+          expect(await list({ name: 'BILLING' })).toEqual(newestFirst((_k, i) => i % 2 === 1));
+          expect(await list({ name: 'ng w' })).toEqual(newestFirst((_k, i) => i % 2 === 1));
+          expect(await list({ name: 'r' })).toEqual(newestFirst(() => true));
+          expect(await list({ unusedSince: T0 + HOUR })).toEqual(newestFirst((_k, i) => i !== 4 && i !== 5));
+          expect(await list({ unusedSince: T0 + HOUR + 1 })).toEqual(newestFirst(() => true));
+          expect(await list({ name: 'billing', environment: 'live', unusedSince: T0 + HOUR })).toEqual(newestFirst((_k, i) => i % 2 === 1 && i % 3 !== 0 && i !== 5));
+          const first = await store.listKeys(o.id, { limit: 2, includeRevoked: false, name: 'billing' });
+          const next = await store.listKeys(o.id, { limit: 10, includeRevoked: false, name: 'billing', after: first[1]! });
+          expect([...ids(first), ...ids(next)]).toEqual(newestFirst((_k, i) => i % 2 === 1));
+        });
+
+        it('finds a renamed key by its new name only', async () => {
+          const o = await org();
+          const k = await key(o, { name: 'old name' });
+          await store.updateKey(k.id, { name: 'fresh label', at: T0 + 1 });
+          expect(ids(await store.listKeys(o.id, { limit: 10, includeRevoked: false, name: 'old name' }))).toEqual([]);
+          expect(ids(await store.listKeys(o.id, { limit: 10, includeRevoked: false, name: 'FRESH' }))).toEqual([k.id]);
+        });
+      });
+
+      describe('reading the audit trail', () => {
+        it('lists an organization’s events newest first with their public type, filtered by key and type, a keyset page at a time', async () => {
+          const o = await org();
+          const other = await org();
+          const a = await key(o);
+          const b = await key(o);
+          const theirs = await key(other);
+          await store.appendAudit(anEvent(a, { actor_key_id: b.id }));
+          await store.appendAudit(anEvent(a, { action: 'updated', details: { enabled: false }, at: T0 + 1 }));
+          await store.appendAudit(anEvent(a, { action: 'updated', details: { enabled: true }, at: T0 + 2 }));
+          await store.appendAudit(anEvent(b, { action: 'updated', details: { name: 'x' }, at: T0 + 3 }));
+          await store.appendAudit(anEvent(theirs));
+          const all = await store.listEvents(o.id, { limit: 10 });
+          expect(all.map((e) => [e.key_id, e.type])).toEqual([
+            [b.id, 'key.updated'],
+            [a.id, 'key.enabled'],
+            [a.id, 'key.disabled'],
+            [a.id, 'key.created'],
+          ]);
+          expect(all[3]).toMatchObject({ actor_key_id: b.id, details: { name: a.name }, at: T0, org_id: o.id });
+          expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((x, y) => y - x));
+          expect((await store.listEvents(o.id, { keyId: a.id, limit: 10 })).map((e) => e.type)).toEqual(['key.enabled', 'key.disabled', 'key.created']);
+          expect((await store.listEvents(o.id, { type: 'key.disabled', limit: 10 })).map((e) => e.key_id)).toEqual([a.id]);
+          const page = await store.listEvents(o.id, { limit: 2 });
+          const next = await store.listEvents(o.id, { beforeId: page[1]!.id, limit: 2 });
+          expect([...page, ...next].map((e) => e.id)).toEqual(all.map((e) => e.id));
+          expect(await store.listEvents(o.id, { keyId: theirs.id, limit: 10 })).toEqual([]);
+        });
+      });
+
+      describe('usage buckets', () => {
+        const outcomes = (o: Organization, k: KeyRecord, admitted: number, rate_limited = 0, denied = 0) =>
+          new Map([[k.id, { org_id: o.id, admitted, rate_limited, denied }]]);
+        const record = (k: KeyRecord, counts: ReturnType<typeof outcomes>, at: number) =>
+          store.chargeBatch([{ id: k.id }], () => ({ results: [], usage: new Map(), outcomes: counts }), at);
+
+        it('adds each batch’s outcomes to the bucket of its hour, per key, and sums the organization', async () => {
+          const o = await org();
+          const a = await key(o);
+          const b = await key(o);
+          await record(a, outcomes(o, a, 2, 1, 0), T0 + 10);
+          await record(a, outcomes(o, a, 3, 0, 1), T0 + HOUR - 1);
+          await record(a, outcomes(o, a, 1), T0 + HOUR);
+          await record(b, outcomes(o, b, 9), T0 + 5);
+          expect(await store.usageBuckets(o.id, { keyId: a.id, from: T0, to: T0 + 2 * HOUR })).toEqual([
+            { hour: T0, admitted: 5, rate_limited: 1, denied: 1 },
+            { hour: T0 + HOUR, admitted: 1, rate_limited: 0, denied: 0 },
+          ]);
+          expect(await store.usageBuckets(o.id, { from: T0, to: T0 + HOUR })).toEqual([{ hour: T0, admitted: 14, rate_limited: 1, denied: 1 }]);
+          expect((await store.topKeys(o.id, { from: T0, to: T0 + 2 * HOUR, limit: 1 })).map((t) => [t.key_id, t.admitted])).toEqual([[b.id, 9]]);
+          // Another organization reads nothing of these, even naming the key.
+          const other = await org();
+          expect(await store.usageBuckets(other.id, { keyId: a.id, from: T0, to: T0 + 2 * HOUR })).toEqual([]);
+          expect(await store.pruneUsage(T0 + HOUR)).toBe(2);
+          expect(await store.usageBuckets(o.id, { from: T0, to: T0 + 2 * HOUR })).toEqual([{ hour: T0 + HOUR, admitted: 1, rate_limited: 0, denied: 0 }]);
+        });
+      });
+
       describe('reveals', () => {
         const aReveal = (overrides: Partial<RevealRecord> = {}): RevealRecord => ({ id: nextId('reveal'), sealed: 'c2VhbGVk', expires_at: T0 + 600_000, created_at: T0, ...overrides });
 
@@ -570,6 +662,56 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
         it('answers nothing for an unknown id', async () => {
           expect(await store.takeReveal('unknown', T0)).toBeUndefined();
           expect(await store.hasReveal('unknown', T0)).toBe(false);
+        });
+      });
+
+
+      describe('concurrency slots and leases', () => {
+        const live = (owner: string, at: number) => ({ owner, liveAfter: at - 25_000 });
+        const heldOf = async (s: KeyStore, k: KeyRecord, owner: string, at: number) => {
+          let seen = -1;
+          await s.chargeBatch([{ id: k.id }], (_f, _now, held) => ((seen = held.get(k.id) ?? 0), { results: [], usage: new Map() }), at, live(owner, at));
+          return seen;
+        };
+        const lease = (o: Organization, k: KeyRecord, owner: string, expires_at: number): LeaseRecord => ({
+          id: nextId('lease'), org_id: o.id, key_id: k.id, owner, expires_at, created_at: T0, released_at: null,
+        });
+
+        it('tells a batch the slots other live owners hold and the live leases, not its own in-flight slots', async () => {
+          const o = await org();
+          const k = await key(o);
+          await store.chargeBatch([{ id: k.id }], () => ({ results: [], usage: new Map(), slots: new Map([[k.id, 2]]) }), T0, live('proc_a', T0));
+          await store.chargeBatch([{ id: k.id }], () => ({ results: [], usage: new Map(), leases: [lease(o, k, 'proc_b', T0 + 60_000)] }), T0, live('proc_b', T0));
+          expect(await heldOf(store, k, 'proc_a', T0 + 1)).toBe(1);
+          expect(await heldOf(store, k, 'proc_b', T0 + 1)).toBe(3);
+          expect(await heldOf(store, k, 'proc_c', T0 + 1)).toBe(3);
+          // proc_a's slots go back to 0.
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), slots: new Map([[k.id, 0]]) }), T0 + 2, live('proc_a', T0 + 2));
+          expect(await heldOf(store, k, 'proc_c', T0 + 3)).toBe(1);
+        });
+
+        it('forgets the slots and leases of an owner not seen for 25 s, and leases past their expiry', async () => {
+          const o = await org();
+          const k = await key(o);
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), slots: new Map([[k.id, 1]]), leases: [lease(o, k, 'proc_dead', T0 + 600_000)] }), T0, live('proc_dead', T0));
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), leases: [lease(o, k, 'proc_live', T0 + 30_000)] }), T0, live('proc_live', T0));
+          await store.heartbeat('proc_live', T0 + 20_000);
+          expect(await heldOf(store, k, 'proc_x', T0 + 20_000)).toBe(3);
+          expect(await heldOf(store, k, 'proc_x', T0 + 26_000)).toBe(1);
+          expect(await heldOf(store, k, 'proc_x', T0 + 30_001)).toBe(0);
+        });
+
+        it('releases a lease of the organization once, answering it as it stands; another organization’s is unknown', async () => {
+          const o = await org();
+          const other = await org();
+          const k = await key(o);
+          const l = lease(o, k, 'proc_a', T0 + 60_000);
+          await store.chargeBatch([], () => ({ results: [], usage: new Map(), leases: [l] }), T0, live('proc_a', T0));
+          expect(await store.releaseLease(other.id, l.id, T0 + 1)).toBeUndefined();
+          expect(await store.releaseLease(o.id, l.id, T0 + 2)).toEqual({ ...l, released_at: T0 + 2 });
+          expect(await store.releaseLease(o.id, l.id, T0 + 3)).toEqual({ ...l, released_at: T0 + 2 });
+          expect(await store.releaseLease(o.id, 'lease_unknown', T0 + 3)).toBeUndefined();
+          expect(await heldOf(store, k, 'proc_b', T0 + 4)).toBe(0);
         });
       });
 
@@ -908,28 +1050,6 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           expect((await store.findById(k.id))?.usage).toEqual(usage(1, T0 + HOUR));
         });
 
-        it('hands decide the time it is given and stamps last_used_at with it', async () => {
-          const o = await org();
-          const k = await key(o);
-          let seen: number | undefined;
-          await store.chargeBatch([{ id: k.id }], (_found, now) => ((seen = now), { results: [], usage: new Map([[k.id, usage(1)]]) }), T0 + 42);
-          expect(seen).toBe(T0 + 42);
-          expect((await store.findById(k.id))?.key.last_used_at).toBe(T0 + 42);
-        });
-
-        it('charges at the store’s own clock when the flush names no time, handing decide that time and stamping it', async () => {
-          const o = await org();
-          const k = await key(o);
-          let seen: number | undefined;
-          const before = Date.now();
-          await store.chargeBatch([{ hash: k.hash }], (_found, now) => ((seen = now), { results: [], usage: new Map([[k.id, usage(1, now - (now % HOUR))]]) }));
-          const after = Date.now();
-          // Every backend here runs on this machine, so its clock (a database server's too) reads this machine's time.
-          expect(seen).toBeGreaterThanOrEqual(before);
-          expect(seen).toBeLessThanOrEqual(after);
-          expect((await store.findById(k.id))?.key.last_used_at).toBe(seen);
-        });
-
         it('answers an empty batch with decide’s results, writing nothing', async () => {
           let calls = 0;
           const results = await store.chargeBatch([], (found) => (calls++, { results: [found.length], usage: new Map() }), T0);
@@ -950,6 +1070,28 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           expect(await store.findById(k.id)).toEqual({ key: { ...k, last_used_at: T0 + 1 }, org: o, usage: usage(5) });
           // The store is usable afterwards.
           expect(await increment(store, { id: k.id }, T0 + 3)).toEqual([6]);
+        });
+
+        it('hands decide the time it is given and stamps last_used_at with it', async () => {
+          const o = await org();
+          const k = await key(o);
+          let seen: number | undefined;
+          await store.chargeBatch([{ id: k.id }], (_found, now) => ((seen = now), { results: [], usage: new Map([[k.id, usage(1)]]) }), T0 + 42);
+          expect(seen).toBe(T0 + 42);
+          expect((await store.findById(k.id))?.key.last_used_at).toBe(T0 + 42);
+        });
+
+        it('charges at the store’s own clock when the flush names no time, handing decide that time and stamping it', async () => {
+          const o = await org();
+          const k = await key(o);
+          let seen: number | undefined;
+          const before = Date.now();
+          await store.chargeBatch([{ hash: k.hash }], (_found, now) => ((seen = now), { results: [], usage: new Map([[k.id, usage(1, now - (now % HOUR))]]) }));
+          const after = Date.now();
+          // Every backend here runs on this machine, so its clock (a database server's too) reads this machine's time.
+          expect(seen).toBeGreaterThanOrEqual(before);
+          expect(seen).toBeLessThanOrEqual(after);
+          expect((await store.findById(k.id))?.key.last_used_at).toBe(seen);
         });
 
         it('keeps exact counts when several stores on one database charge the same key at once', async () => {

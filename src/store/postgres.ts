@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { causeOf } from '../core/errors.js';
 import type { PoolClient, QueryResult } from 'pg';
-import type { BatchDecision, KeyLookup, KeyRef, KeyStore, StoreOps } from '../core/store.js';
-import { lockAndRead, matchRefs, nowOf, writeAndCommit } from './postgres/charge.js';
+import type { BatchContext, BatchDecision, KeyLookup, KeyRef, KeyStore, StoreOps } from '../core/store.js';
+import { type ClockRow, batchWrites, heldOf, lockAndRead, matchRefs, nowOf, writeAndCommit } from './postgres/charge.js';
 import type { LookupRow } from './postgres/keys.js';
 import { opsOn } from './postgres/ops.js';
 import { LOCK_CLASS, WRITE_LOCK, migrate } from './postgres/schema.js';
@@ -15,6 +15,7 @@ export interface PostgresOptions {
 }
 
 const DEFAULT_POOL_MAX = 10;
+const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
 
 /** bigint columns hold epoch milliseconds: safe integers, read as numbers (pg's default is a string). */
 const INT8_OID = 20;
@@ -74,6 +75,12 @@ export class PostgresStore implements KeyStore {
   declare rotateKey: StoreOps['rotateKey'];
   declare updateKey: StoreOps['updateKey'];
   declare appendAudit: StoreOps['appendAudit'];
+  declare listEvents: StoreOps['listEvents'];
+  declare usageBuckets: StoreOps['usageBuckets'];
+  declare topKeys: StoreOps['topKeys'];
+  declare pruneUsage: StoreOps['pruneUsage'];
+  declare releaseLease: StoreOps['releaseLease'];
+  declare heartbeat: StoreOps['heartbeat'];
   declare listSigningKeys: StoreOps['listSigningKeys'];
   declare insertSigningKey: StoreOps['insertSigningKey'];
   declare retireSigningKey: StoreOps['retireSigningKey'];
@@ -138,23 +145,44 @@ export class PostgresStore implements KeyStore {
     });
   }
 
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<T>, at?: number): Promise<T[]> {
-    if (refs.length === 0) return Promise.resolve(decide([], at ?? Date.now()).results);
+  chargeBatch<T>(
+    refs: readonly KeyRef[],
+    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    at?: number,
+    context?: BatchContext,
+  ): Promise<T[]> {
+    if (refs.length === 0) return this.whenFree(() => this.chargeNoKeys(decide, at ?? Date.now(), context));
     return this.whenFree(() =>
       withClient(this.pool, async (client) => {
         const { results } = await settle(
           client,
           async () => {
-            const read = (await client.query(lockAndRead(refs))) as unknown as QueryResult[];
-            const now = at ?? nowOf(read[2]?.rows[0] as { now: number } | undefined);
-            const decision = decide(matchRefs(refs, (read[3]?.rows ?? []) as LookupRow[]), now);
+            const read = (await client.query(lockAndRead(refs, at, context))) as unknown as QueryResult[];
+            const clock = (read[2]?.rows ?? []) as ClockRow[];
+            const now = at ?? nowOf(clock[0]);
+            const decision = decide(matchRefs(refs, (read[3]?.rows ?? []) as LookupRow[]), now, heldOf(clock));
             return { ...decision, now };
           },
-          ({ usage, now }) => client.query(writeAndCommit(usage, now)),
+          (decision) => client.query(writeAndCommit(decision, decision.now, context)),
         );
         return results;
       }),
     );
+  }
+
+  /**
+   * A batch that names no key (a process freeing its slots, say): nothing to lock or read, and what
+   * decide returns, if anything, is written in one message, which the server runs as one transaction.
+   */
+  private async chargeNoKeys<T>(
+    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    now: number,
+    context: BatchContext | undefined,
+  ): Promise<T[]> {
+    const decision = decide([], now, NOTHING_HELD);
+    const writes = batchWrites(decision, now, context);
+    if (writes.length > 0) await this.pool.query(writes.join(';\n'));
+    return decision.results;
   }
 
   async writeProblem(): Promise<{ error: string; code?: string } | undefined> {

@@ -1,10 +1,10 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEvent, KeyRecord, Organization, Plan, Usage } from '../core/model.js';
+import { type AuditEvent, type KeyRecord, type LeaseRecord, type Organization, type Plan, type StoredEvent, type Usage, type UsageBucket, eventTypeOf } from '../core/model.js';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { causeOf } from '../core/errors.js';
-import type { BatchDecision, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SigningKeyRecord, StoreOps } from '../core/store.js';
+import type { BatchContext, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
 const MIGRATIONS: readonly string[] = [
@@ -77,6 +77,61 @@ const MIGRATIONS: readonly string[] = [
   // Secrets waiting to be revealed once, sealed under a key derived from a code the database never holds.
   `CREATE TABLE reveals (id TEXT PRIMARY KEY, sealed TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
    CREATE INDEX reveals_by_expiry ON reveals (expires_at);`,
+  // Usage over time (hourly buckets per key), the audit trail readable by type, the list filters'
+  // index, and concurrency shared by every process: each owner's in-flight requests and the leases.
+  `CREATE TABLE usage_hours (
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     hour INTEGER NOT NULL,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     admitted INTEGER NOT NULL CHECK (admitted >= 0),
+     rate_limited INTEGER NOT NULL CHECK (rate_limited >= 0),
+     denied INTEGER NOT NULL CHECK (denied >= 0),
+     PRIMARY KEY (key_id, hour)
+   ) WITHOUT ROWID;
+   CREATE INDEX usage_hours_by_org ON usage_hours (org_id, hour);
+   CREATE INDEX usage_hours_by_hour ON usage_hours (hour);
+   ALTER TABLE audit_events ADD COLUMN type TEXT;
+   UPDATE audit_events SET type = CASE
+     WHEN action = 'updated' AND json_type(details, '$.enabled') = 'true' THEN 'key.enabled'
+     WHEN action = 'updated' AND json_type(details, '$.enabled') = 'false' THEN 'key.disabled'
+     ELSE 'key.' || action END;
+   CREATE INDEX audit_by_org ON audit_events (org_id, id);
+   CREATE INDEX audit_by_org_type ON audit_events (org_id, type, id);
+   CREATE INDEX audit_by_org_key ON audit_events (org_id, key_id, id);
+   CREATE INDEX keys_by_org_environment ON keys (org_id, environment, created_at DESC, id DESC);
+   CREATE INDEX usage_by_last_used ON usage (last_used_at);
+   CREATE TABLE owners (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE slots (key_id TEXT NOT NULL, owner TEXT NOT NULL, n INTEGER NOT NULL CHECK (n > 0), PRIMARY KEY (key_id, owner)) WITHOUT ROWID;
+   CREATE TABLE leases (
+     id TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     owner TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     released_at INTEGER
+   );
+   CREATE INDEX leases_live ON leases (key_id, expires_at) WHERE released_at IS NULL;`,
+  // The list filters' indexes. Names: a trigram index finds a substring among 100k names at once;
+  // its rows are numbered through key_name_rows because keys' own rowids are not stable (VACUUM).
+  // unused_since: every key gets its usage row when created, so "never used" is an indexed NULL.
+  `CREATE TABLE key_name_rows (key_id TEXT PRIMARY KEY, n INTEGER NOT NULL UNIQUE) WITHOUT ROWID;
+   CREATE VIRTUAL TABLE key_names USING fts5(name, tokenize = 'trigram');
+   INSERT INTO key_name_rows (key_id, n) SELECT id, row_number() OVER (ORDER BY created_at, id) FROM keys;
+   INSERT INTO key_names (rowid, name) SELECT r.n, k.name FROM keys k JOIN key_name_rows r ON r.key_id = k.id;
+   CREATE TRIGGER key_name_added AFTER INSERT ON keys BEGIN
+     INSERT INTO key_name_rows (key_id, n) VALUES (new.id, (SELECT coalesce(max(n), 0) + 1 FROM key_name_rows));
+     INSERT INTO key_names (rowid, name) VALUES ((SELECT n FROM key_name_rows WHERE key_id = new.id), new.name);
+     INSERT OR IGNORE INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at) VALUES (new.id, 0, 0, 0, 0, NULL);
+   END;
+   CREATE TRIGGER key_name_changed AFTER UPDATE OF name ON keys WHEN new.name IS NOT old.name BEGIN
+     UPDATE key_names SET name = new.name WHERE rowid = (SELECT n FROM key_name_rows WHERE key_id = new.id);
+   END;
+   CREATE TRIGGER key_name_removed AFTER DELETE ON keys BEGIN
+     DELETE FROM key_names WHERE rowid = (SELECT n FROM key_name_rows WHERE key_id = old.id);
+     DELETE FROM key_name_rows WHERE key_id = old.id;
+   END;
+   INSERT OR IGNORE INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at) SELECT id, 0, 0, 0, 0, NULL FROM keys;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -221,6 +276,11 @@ function prepareFile(path: string): void {
  * disk as writable; a key's insert needs a few pages, this allows several.
  */
 const MIN_FREE_BYTES = 64 * 1024;
+const HOUR_MS = 3_600_000;
+/** How many of the newest keys a filtered list checks in order before it turns to an index. */
+const FILTER_WINDOW = 2_000;
+const DAY_MS = 86_400_000;
+const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
 
 /** How long opening may keep retrying while other processes open or migrate the same file. */
 const OPEN_RETRY_MS = 10_000;
@@ -309,8 +369,67 @@ function prepareStatements(db: Database.Database) {
       ON CONFLICT (key_id) DO UPDATE SET hour_window = excluded.hour_window, hour_count = excluded.hour_count,
         own_window = excluded.own_window, own_count = excluded.own_count, last_used_at = excluded.last_used_at`),
     appendAudit: db.prepare(
-      'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at)',
+      'INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at, type) VALUES (@org_id, @key_id, @actor_key_id, @action, @details, @at, @type)',
     ),
+    listEvents: db.prepare(`SELECT id, org_id, key_id, actor_key_id, action, details, at, type FROM audit_events
+      WHERE org_id = @org AND (@key IS NULL OR key_id = @key) AND (@type IS NULL OR type = @type) AND id < @before
+      ORDER BY id DESC LIMIT @limit`),
+    // Filtered pages: the environment filter walks keys_by_org_environment, the others check each key of the org's index in order until the page is full.
+    // The newest FILTER_WINDOW keys only: when they fill the page, it is the page, and a common match never reaches the indexes below.
+    listWindow: db.prepare(`SELECT ${KEY_COLUMNS} FROM (SELECT id FROM keys WHERE org_id = @org AND (created_at, id) < (@created_at, @id)
+          ORDER BY created_at DESC, id DESC LIMIT ${FILTER_WINDOW}) w CROSS JOIN keys k ON k.id = w.id LEFT JOIN usage u ON u.key_id = k.id
+      WHERE (@all OR k.revoked_at IS NULL) AND (@environment IS NULL OR k.environment = @environment)
+        AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    listFiltered: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
+      WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+        AND (@environment IS NULL OR k.environment = @environment)
+        AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    listByEnvironment: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k INDEXED BY keys_by_org_environment LEFT JOIN usage u ON u.key_id = k.id
+      WHERE k.org_id = @org AND k.environment = @environment AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    // A name of three characters or more: the keys come from the trigram index, then the other filters.
+    listByName: db.prepare(`SELECT ${KEY_COLUMNS} FROM key_names f CROSS JOIN key_name_rows r ON r.n = f.rowid CROSS JOIN keys k ON k.id = r.key_id
+        LEFT JOIN usage u ON u.key_id = k.id
+      WHERE key_names MATCH @phrase AND k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
+        AND (@environment IS NULL OR k.environment = @environment)
+        AND instr(lower(k.name), @name) > 0
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    // Unused keys (every key has a usage row): found through usage_by_last_used, then ordered.
+    listUnused: db.prepare(`SELECT ${KEY_COLUMNS} FROM usage u CROSS JOIN keys k ON k.id = u.key_id
+      WHERE (u.last_used_at IS NULL OR u.last_used_at < @unused) AND k.org_id = @org AND (@all OR k.revoked_at IS NULL)
+        AND (k.created_at, k.id) < (@created_at, @id) AND (@environment IS NULL OR k.environment = @environment)
+      ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    addOutcomes: db.prepare(`INSERT INTO usage_hours (key_id, hour, org_id, admitted, rate_limited, denied) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key_id, hour) DO UPDATE SET admitted = admitted + excluded.admitted,
+        rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied`),
+    usageOfOrg: db.prepare(`SELECT hour, sum(admitted) AS admitted, sum(rate_limited) AS rate_limited, sum(denied) AS denied
+      FROM usage_hours WHERE org_id = ? AND hour >= ? AND hour < ? GROUP BY hour ORDER BY hour`),
+    usageOfKey: db.prepare(`SELECT hour, admitted, rate_limited, denied FROM usage_hours
+      WHERE key_id = ? AND org_id = ? AND hour >= ? AND hour < ? ORDER BY hour`),
+    topKeys: db.prepare(`SELECT key_id, min(hour) AS hour, sum(admitted) AS admitted, sum(rate_limited) AS rate_limited, sum(denied) AS denied
+      FROM usage_hours WHERE org_id = ? AND hour >= ? AND hour < ? GROUP BY key_id
+      ORDER BY sum(admitted) + sum(rate_limited) + sum(denied) DESC, key_id LIMIT ?`),
+    pruneUsage: db.prepare('DELETE FROM usage_hours WHERE hour < ?'),
+    held: db.prepare(`SELECT
+        (SELECT coalesce(sum(s.n), 0) FROM slots s JOIN owners o ON o.id = s.owner WHERE s.key_id = @key AND s.owner <> @owner AND o.seen_at > @live)
+      + (SELECT count(*) FROM leases l LEFT JOIN owners o ON o.id = l.owner
+          WHERE l.key_id = @key AND l.released_at IS NULL AND l.expires_at > @now AND (l.owner = @owner OR o.seen_at > @live))`).pluck(),
+    seeOwner: db.prepare('INSERT INTO owners (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)'),
+    setSlots: db.prepare('INSERT INTO slots (key_id, owner, n) VALUES (?, ?, ?) ON CONFLICT (key_id, owner) DO UPDATE SET n = excluded.n'),
+    clearSlots: db.prepare('DELETE FROM slots WHERE key_id = ? AND owner = ?'),
+    insertLease: db.prepare(
+      'INSERT INTO leases (id, org_id, key_id, owner, expires_at, created_at, released_at) VALUES (@id, @org_id, @key_id, @owner, @expires_at, @created_at, @released_at)',
+    ),
+    releaseLease: db.prepare('UPDATE leases SET released_at = @at WHERE id = @id AND org_id = @org AND released_at IS NULL'),
+    getLease: db.prepare('SELECT id, org_id, key_id, owner, expires_at, created_at, released_at FROM leases WHERE id = ? AND org_id = ?'),
+    forgetDeadOwners: db.prepare('DELETE FROM owners WHERE seen_at <= ?'),
+    forgetOrphanSlots: db.prepare('DELETE FROM slots WHERE owner NOT IN (SELECT id FROM owners)'),
+    forgetOldLeases: db.prepare('DELETE FROM leases WHERE expires_at <= ?'),
     listSigningKeys: db.prepare('SELECT kid, alg, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC'),
     insertSigningKey: db.prepare('INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at) VALUES (@kid, @alg, @secret, @created_at, @retired_at)'),
     retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = @at WHERE kid = @kid AND retired_at IS NULL'),
@@ -371,8 +490,24 @@ class SqliteOps implements StoreOps {
     return row && toKey(row);
   }
 
-  async listKeys(orgId: string, { after, limit, includeRevoked }: ListOptions): Promise<KeyRecord[]> {
+  async listKeys(orgId: string, { after, limit, includeRevoked, environment, name, unusedSince }: ListOptions): Promise<KeyRecord[]> {
     const params = { org: orgId, all: includeRevoked ? 1 : 0, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
+    if (environment !== undefined || name !== undefined || unusedSince !== undefined) {
+      const filters = { environment: environment ?? null, name: name === undefined ? null : name.toLowerCase(), unused: unusedSince ?? null };
+      const s = this.statements;
+      const args = { ...params, ...filters };
+      if (name === undefined && unusedSince === undefined) return (s.listByEnvironment.all(args) as KeyRow[]).map(toKey);
+      const newest = s.listWindow.all(args) as KeyRow[];
+      if (newest.length === limit) return newest.map(toKey);
+      // A rare match: the most selective index, a name's trigrams, else the unused keys, else the environment's index in order.
+      const rows =
+        name !== undefined && name.length >= 3
+          ? s.listByName.all({ ...params, ...filters, phrase: `"${name.replace(/"/g, '""')}"` })
+          : unusedSince !== undefined && name === undefined
+            ? s.listUnused.all({ ...params, ...filters })
+            : s.listFiltered.all({ ...params, ...filters });
+      return (rows as KeyRow[]).map(toKey);
+    }
     // Inside a transaction the page may hold uncommitted rows: never cache those.
     if (this.db.inTransaction) return (this.statements.listKeys.all(params) as KeyRow[]).map(toKey);
     const page = this.cachedPage(params);
@@ -429,7 +564,70 @@ class SqliteOps implements StoreOps {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    this.statements.appendAudit.run({ ...event, details: JSON.stringify(event.details) });
+    this.statements.appendAudit.run({ ...event, details: JSON.stringify(event.details), type: eventTypeOf(event) });
+  }
+
+  async listEvents(orgId: string, { keyId, type, beforeId, limit }: EventQuery): Promise<StoredEvent[]> {
+    const rows = this.statements.listEvents.all({ org: orgId, key: keyId ?? null, type: type ?? null, before: beforeId ?? Number.MAX_SAFE_INTEGER, limit }) as Array<
+      Omit<StoredEvent, 'details'> & { details: string }
+    >;
+    return rows.map((row) => ({ ...row, details: JSON.parse(row.details) as Record<string, unknown> }));
+  }
+
+  async usageBuckets(orgId: string, { keyId, from, to }: UsageQuery): Promise<UsageBucket[]> {
+    const s = this.statements;
+    return (keyId === undefined ? s.usageOfOrg.all(orgId, from, to) : s.usageOfKey.all(keyId, orgId, from, to)) as UsageBucket[];
+  }
+
+  async topKeys(orgId: string, { from, to, limit }: UsageQuery & { limit: number }): Promise<Array<UsageBucket & { key_id: string }>> {
+    return this.statements.topKeys.all(orgId, from, to, limit) as Array<UsageBucket & { key_id: string }>;
+  }
+
+  async pruneUsage(before: number): Promise<number> {
+    return this.statements.pruneUsage.run(before).changes;
+  }
+
+  async releaseLease(orgId: string, id: string, at: number): Promise<LeaseRecord | undefined> {
+    this.statements.releaseLease.run({ id, org: orgId, at });
+    return this.statements.getLease.get(id, orgId) as LeaseRecord | undefined;
+  }
+
+  async heartbeat(owner: string, at: number): Promise<void> {
+    const s = this.statements;
+    this.db.transaction(() => {
+      s.seeOwner.run(owner, at);
+      // Whatever died or ended long ago goes; a day keeps released leases answerable (a second release is a no-op, not a 404).
+      s.forgetDeadOwners.run(at - DAY_MS);
+      s.forgetOrphanSlots.run();
+      s.forgetOldLeases.run(at - DAY_MS);
+    })();
+  }
+
+  /** Slots held elsewhere for each key found, read under the batch's write lock. */
+  heldElsewhere(found: ReadonlyArray<KeyLookup | undefined>, context: BatchContext, now: number): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const lookup of found) {
+      if (lookup && !held.has(lookup.key.id)) {
+        held.set(lookup.key.id, this.statements.held.get({ key: lookup.key.id, owner: context.owner, live: context.liveAfter, now }) as number);
+      }
+    }
+    return held;
+  }
+
+  saveBatch(decision: BatchDecision<unknown>, at: number, context: BatchContext | undefined): void {
+    const s = this.statements;
+    if (decision.outcomes) {
+      const hour = at - (at % HOUR_MS);
+      for (const [keyId, c] of decision.outcomes) s.addOutcomes.run(keyId, hour, c.org_id, c.admitted, c.rate_limited, c.denied);
+    }
+    for (const lease of decision.leases ?? []) s.insertLease.run(lease);
+    if (context) {
+      s.seeOwner.run(context.owner, at);
+      for (const [keyId, n] of decision.slots ?? []) {
+        if (n > 0) s.setSlots.run(keyId, context.owner, n);
+        else s.clearSlots.run(keyId, context.owner);
+      }
+    }
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
@@ -485,12 +683,12 @@ class SqliteOps implements StoreOps {
   }
 }
 
-type Decide = (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<unknown>;
+type Decide = (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<unknown>;
 
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
   'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'replaceSigningKeySecret', 'pruneSigningKeys', 'serverSecret',
-  'useRequestState', 'insertReveal', 'takeReveal', 'hasReveal',
+  'useRequestState', 'insertReveal', 'takeReveal', 'hasReveal', 'listEvents', 'usageBuckets', 'topKeys', 'pruneUsage', 'releaseLease', 'heartbeat',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
 /**
@@ -507,7 +705,7 @@ export class SqliteStore implements KeyStore {
   /** Settles when the open transaction ends; undefined when none is open. */
   private open: Promise<unknown> | undefined;
   /** One gate flush as one write transaction, built once (better-sqlite3's transaction functions are costly to make). */
-  private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: Decide, at: number | undefined) => unknown[]>;
+  private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: Decide, at: number | undefined, context: BatchContext | undefined) => unknown[]>;
 
   declare insertOrganization: StoreOps['insertOrganization'];
   declare getOrganization: StoreOps['getOrganization'];
@@ -531,6 +729,12 @@ export class SqliteStore implements KeyStore {
   declare insertReveal: StoreOps['insertReveal'];
   declare takeReveal: StoreOps['takeReveal'];
   declare hasReveal: StoreOps['hasReveal'];
+  declare listEvents: StoreOps['listEvents'];
+  declare usageBuckets: StoreOps['usageBuckets'];
+  declare topKeys: StoreOps['topKeys'];
+  declare pruneUsage: StoreOps['pruneUsage'];
+  declare releaseLease: StoreOps['releaseLease'];
+  declare heartbeat: StoreOps['heartbeat'];
 
   constructor(private readonly path: string) {
     if (path !== ':memory:') prepareFile(path);
@@ -539,7 +743,7 @@ export class SqliteStore implements KeyStore {
     const columns = statements.lookup.columns().map((c) => c.name);
     if (columns.join() !== LOOKUP_FIELDS.join()) throw new Error(`LOOKUP_FIELDS does not match the lookup columns: ${columns.join()}`);
     this.ops = new SqliteOps(this.db, statements);
-    this.charge = this.db.transaction((refs, decide, at) => {
+    this.charge = this.db.transaction((refs, decide, at, context) => {
       // The file is on this machine: its clock is the process's.
       const now = at ?? Date.now();
       const seen = new Map<string, KeyLookup | undefined>();
@@ -548,9 +752,10 @@ export class SqliteStore implements KeyStore {
         if (!seen.has(cacheKey)) seen.set(cacheKey, this.ops.lookup(ref));
         return seen.get(cacheKey);
       });
-      const { results, usage } = decide(found, now);
-      for (const [keyId, counts] of usage) this.ops.saveUsage(keyId, counts, now);
-      return results;
+      const decision = decide(found, now, context ? this.ops.heldElsewhere(found, context, now) : NOTHING_HELD);
+      for (const [keyId, counts] of decision.usage) this.ops.saveUsage(keyId, counts, now);
+      this.ops.saveBatch(decision, now, context);
+      return decision.results;
     });
     for (const name of OPS_METHODS) {
       const method = this.ops[name] as (...args: unknown[]) => Promise<unknown>;
@@ -590,8 +795,13 @@ export class SqliteStore implements KeyStore {
     });
   }
 
-  chargeBatch<T>(refs: readonly KeyRef[], decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number) => BatchDecision<T>, at?: number): Promise<T[]> {
-    return this.whenFree(async () => this.charge.immediate(refs, decide as Decide, at) as T[]);
+  chargeBatch<T>(
+    refs: readonly KeyRef[],
+    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    at?: number,
+    context?: BatchContext,
+  ): Promise<T[]> {
+    return this.whenFree(async () => this.charge.immediate(refs, decide as Decide, at, context) as T[]);
   }
 
   async writeProblem(): Promise<{ error: string; code?: string } | undefined> {

@@ -31,7 +31,7 @@ export interface AuthCase {
 }
 
 const always = () => true;
-const namesKey = (route: Route) => route.path.includes(':id');
+const namesKey = (route: Route) => route.path.startsWith('/v1/keys/:id');
 
 function mistype(token: string): string {
   const last = token.at(-1) === 'a' ? 'b' : 'a';
@@ -171,6 +171,10 @@ const EXAMPLES: Record<string, { query?: string; body?: unknown }> = {
   whoami: {},
   openapi: {},
   healthz: {},
+  verifyKey: { body: { key: 'pk_live_000000000000000000000000000000' } },
+  releaseLease: {},
+  getUsage: { query: '?granularity=day' },
+  listEvents: { query: '?limit=5' },
 };
 
 /** Sends a valid request of `route` naming key `id`, with the given headers. */

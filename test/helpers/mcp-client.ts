@@ -88,5 +88,5 @@ export class Sessions {
   }
 }
 
-export const READ_TOOLS = ['list_keys', 'get_key', 'whoami'];
-export const ALL_TOOLS = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami'];
+export const READ_TOOLS = ['list_keys', 'get_key', 'whoami', 'get_usage', 'list_events'];
+export const ALL_TOOLS = ['list_keys', 'get_key', 'generate_key', 'revoke_key', 'rotate_key', 'update_key', 'whoami', 'get_usage', 'list_events'];

@@ -114,6 +114,8 @@ export const toolCall: fc.Arbitrary<ToolCallCase> = fc.oneof(
   fc.record({ tool: fc.constant('rotate_key'), id, args: rotateBody }),
   fc.record({ tool: fc.constant('update_key'), id, args: updateBody }),
   fc.record({ tool: fc.constant('whoami'), id, args: fc.oneof(fc.constant({}), extra) }),
+  fc.record({ tool: fc.constant('get_usage'), id, args: fc.oneof(fc.constant({}), fc.record({ granularity: fc.constantFrom('hour', 'day', 'minute') }), extra) }),
+  fc.record({ tool: fc.constant('list_events'), id, args: fc.oneof(fc.constant({}), body({ limit, cursor }), extra) }),
 );
 
 export { hostile, anyJson };

@@ -4,6 +4,8 @@ import { oauthAuthorizeRoute } from './oauth.authorize.js';
 import { oauthTokenRoute } from './oauth.token.js';
 import { openapiRoute } from './openapi.get.js';
 import { OPERATION_ROUTES } from './operations.js';
+import { verifyKeyRoute } from './keys.verify.js';
+import { releaseLeaseRoute } from './leases.release.js';
 import { authorizationServerRoute } from './well-known.authorization-server.js';
 import { revealsPostRoute } from './reveals.post.js';
 import { protectedResourceRoutes } from './well-known.protected-resource.js';
@@ -13,7 +15,7 @@ const staticFirst = (a: Route, b: Route) => Number(a.path.includes(':')) - Numbe
 
 /** Every HTTP route but the MCP endpoints. */
 export const ROUTES: readonly Route[] = [
-  ...[...OPERATION_ROUTES].sort(staticFirst),
+  ...[...OPERATION_ROUTES, verifyKeyRoute, releaseLeaseRoute].sort(staticFirst),
   openapiRoute,
   healthzRoute,
   oauthTokenRoute,

@@ -101,7 +101,9 @@ export async function getKey(q: Queryable, orgId: string, id: string): Promise<K
   return row && toKey(row);
 }
 
-export async function listKeys(q: Queryable, orgId: string, { after, limit, includeRevoked }: ListOptions): Promise<KeyRecord[]> {
+export async function listKeys(q: Queryable, orgId: string, options: ListOptions): Promise<KeyRecord[]> {
+  const { after, limit, includeRevoked, environment, name, unusedSince } = options;
+  if (environment !== undefined || name !== undefined || unusedSince !== undefined) return listFiltered(q, orgId, options);
   const page = await rows<KeyRow>(
     q,
     `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
@@ -109,6 +111,29 @@ export async function listKeys(q: Queryable, orgId: string, { after, limit, incl
      ORDER BY k.created_at DESC, k.id DESC LIMIT $5`,
     [orgId, includeRevoked, after?.created_at ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', limit],
     'dispersl_list_keys',
+  );
+  return page.map(toKey);
+}
+
+/**
+ * A filtered page, in the same order and keyset as an unfiltered one. Each filter given is one more
+ * condition (none is a parameter tested for NULL), so the planner sees what it filters on: the
+ * environment walks keys_by_org_environment; a name is a case-insensitive substring (no extension
+ * needed), checked on the organization's keys in order; unused_since counts a never-used key.
+ */
+async function listFiltered(q: Queryable, orgId: string, { after, limit, includeRevoked, environment, name, unusedSince }: ListOptions): Promise<KeyRecord[]> {
+  const values: unknown[] = [orgId, after?.created_at ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', limit];
+  const where = ['k.org_id = $1', '(k.created_at, k.id) < ($2::bigint, $3::text)'];
+  if (!includeRevoked) where.push('k.revoked_at IS NULL');
+  if (environment !== undefined) where.push(`k.environment = $${values.push(environment)}`);
+  if (name !== undefined) where.push(`strpos(lower(k.name), lower($${values.push(name)}::text)) > 0`);
+  if (unusedSince !== undefined) where.push(`(u.last_used_at IS NULL OR u.last_used_at < $${values.push(unusedSince)}::bigint)`);
+  const page = await rows<KeyRow>(
+    q,
+    `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
+     WHERE ${where.join(' AND ')}
+     ORDER BY k.created_at DESC, k.id DESC LIMIT $4`,
+    values,
   );
   return page.map(toKey);
 }

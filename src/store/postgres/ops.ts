@@ -1,8 +1,10 @@
 import type { StoreOps } from '../../core/store.js';
 import * as keys from './keys.js';
+import * as leases from './leases.js';
 import * as orgs from './orgs.js';
 import type { Queryable } from './query.js';
 import * as secrets from './secrets.js';
+import * as usage from './usage.js';
 
 /**
  * The StoreOps on one queryable: the pool for the store's own calls, a client holding a transaction
@@ -22,6 +24,12 @@ export function opsOn(q: Queryable): StoreOps {
     rotateKey: (id, change) => keys.rotateKey(q, id, change),
     updateKey: (id, change) => keys.updateKey(q, id, change),
     appendAudit: (event) => orgs.appendAudit(q, event),
+    listEvents: (orgId, query) => orgs.listEvents(q, orgId, query),
+    usageBuckets: (orgId, query) => usage.usageBuckets(q, orgId, query),
+    topKeys: (orgId, query) => usage.topKeys(q, orgId, query),
+    pruneUsage: (before) => usage.pruneUsage(q, before),
+    releaseLease: (orgId, id, at) => leases.releaseLease(q, orgId, id, at),
+    heartbeat: (owner, at) => leases.heartbeat(q, owner, at),
     listSigningKeys: () => secrets.listSigningKeys(q),
     insertSigningKey: (key) => secrets.insertSigningKey(q, key),
     retireSigningKey: (kid, at) => secrets.retireSigningKey(q, kid, at),

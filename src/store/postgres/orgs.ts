@@ -1,5 +1,6 @@
-import type { AuditEvent, Organization } from '../../core/model.js';
-import { type Queryable, first } from './query.js';
+import { type AuditEvent, type Organization, type StoredEvent, eventTypeOf } from '../../core/model.js';
+import type { EventQuery } from '../../core/store.js';
+import { type Queryable, first, rows } from './query.js';
 
 /** Organizations and the audit trail. */
 
@@ -18,7 +19,21 @@ export async function hasOrganizations(q: Queryable): Promise<boolean> {
 }
 
 export async function appendAudit(q: Queryable, event: AuditEvent): Promise<void> {
-  await q.query('INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    event.org_id, event.key_id, event.actor_key_id, event.action, JSON.stringify(event.details), event.at,
+  await q.query('INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at, type) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    event.org_id, event.key_id, event.actor_key_id, event.action, JSON.stringify(event.details), event.at, eventTypeOf(event),
   ]);
+}
+
+/** Newest first; each filter is a condition of its own, so each combination walks its index (audit_by_org, _type, _key). */
+export function listEvents(q: Queryable, orgId: string, { keyId, type, beforeId, limit }: EventQuery): Promise<StoredEvent[]> {
+  const values: unknown[] = [orgId, beforeId ?? Number.MAX_SAFE_INTEGER, limit];
+  const where = ['org_id = $1', 'id < $2'];
+  if (keyId !== undefined) where.push(`key_id = $${values.push(keyId)}`);
+  if (type !== undefined) where.push(`type = $${values.push(type)}`);
+  return rows<StoredEvent>(
+    q,
+    `SELECT id, org_id, key_id, actor_key_id, action, details, at, type FROM audit_events
+     WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $3`,
+    values,
+  );
 }

@@ -67,6 +67,51 @@ const MIGRATIONS: readonly string[] = [
   // Secrets waiting for their one reveal, sealed under a key derived from the code.
   `CREATE TABLE reveals (id text COLLATE "C" PRIMARY KEY, sealed text NOT NULL, expires_at bigint NOT NULL, created_at bigint NOT NULL);
    CREATE INDEX reveals_by_expiry ON reveals (expires_at);`,
+  // Usage over time (hourly buckets per key), the audit trail readable by its public type, the list
+  // filters' indexes, and concurrency shared by every process: each owner's in-flight requests and
+  // the leases. A name filter is a case-insensitive substring (strpos over lower(name)): it checks
+  // the organization's keys in keys_by_org order, needing no extension (pg_trgm may be missing).
+  // audit_events.type stays nullable, so a process of the previous version still running while
+  // this one migrates can append events; the backfill mirrors eventTypeOf (src/core/model.ts).
+  `CREATE TABLE usage_hours (
+     key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
+     hour bigint NOT NULL,
+     org_id text COLLATE "C" NOT NULL REFERENCES organizations(id),
+     admitted integer NOT NULL CHECK (admitted >= 0),
+     rate_limited integer NOT NULL CHECK (rate_limited >= 0),
+     denied integer NOT NULL CHECK (denied >= 0),
+     PRIMARY KEY (key_id, hour)
+   );
+   CREATE INDEX usage_hours_by_org ON usage_hours (org_id, hour);
+   CREATE INDEX usage_hours_by_hour ON usage_hours (hour);
+   ALTER TABLE audit_events ADD COLUMN type text CHECK (type IN ('key.created', 'key.revoked', 'key.rotated', 'key.updated', 'key.disabled', 'key.enabled', 'session.created'));
+   UPDATE audit_events SET type = CASE
+     WHEN action = 'updated' AND jsonb_typeof(details -> 'enabled') = 'boolean'
+       THEN CASE WHEN (details ->> 'enabled')::boolean THEN 'key.enabled' ELSE 'key.disabled' END
+     ELSE 'key.' || action END;
+   CREATE INDEX audit_by_org ON audit_events (org_id, id);
+   CREATE INDEX audit_by_org_type ON audit_events (org_id, type, id);
+   CREATE INDEX audit_by_org_key ON audit_events (org_id, key_id, id);
+   CREATE INDEX keys_by_org_environment ON keys (org_id, environment, created_at DESC, id DESC);
+   CREATE INDEX usage_by_last_used ON usage (last_used_at);
+   CREATE TABLE owners (id text COLLATE "C" PRIMARY KEY, seen_at bigint NOT NULL);
+   CREATE TABLE slots (
+     key_id text COLLATE "C" NOT NULL,
+     owner text COLLATE "C" NOT NULL,
+     n integer NOT NULL CHECK (n > 0),
+     PRIMARY KEY (key_id, owner)
+   );
+   CREATE TABLE leases (
+     id text COLLATE "C" PRIMARY KEY,
+     org_id text COLLATE "C" NOT NULL REFERENCES organizations(id),
+     key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
+     owner text COLLATE "C" NOT NULL,
+     expires_at bigint NOT NULL,
+     created_at bigint NOT NULL,
+     released_at bigint
+   );
+   CREATE INDEX leases_live ON leases (key_id, expires_at) WHERE released_at IS NULL;
+   CREATE INDEX leases_by_expiry ON leases (expires_at);`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
