@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { READ_TOOLS } from './helpers/mcp-client.js';
 import { type AppWorld, appWorld, errorOf, makeKey } from './helpers/http-app.js';
 
 /** What the HTTP app writes down or sends back about secrets, and the headers that keep responses out of caches and sniffers. */
@@ -142,7 +143,7 @@ describe('MCP URLs with a trailing slash', () => {
   it('answer like the same URL without it: /mcp/readonly/ is read-only', async () => {
     const w = await appWorld();
     const key = w.tenant.adminSecret;
-    const read = ['list_keys', 'get_key', 'whoami'];
+    const read = READ_TOOLS;
     for (const [path, bearer] of [['/mcp/readonly/', key], [`/ot/${key}/readonly/`, undefined]] as const) {
       const listed = await w.rpc(path, bearer, 'tools/list');
       expect(listed.status, path).toBe(200);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isErrorType } from '../../src/core/errors.js';
 import { JSONRPC } from '../../src/mcp/protocol.js';
+import { MODERN_ERRORS } from '../../src/mcp/eras.js';
 import { TOOLS } from '../../src/mcp/tool.js';
 import { anyJson, hostile, toolCall } from '../helpers/reliability-arbitraries.js';
 import { invariantViolations, tempDir } from '../helpers/reliability-db.js';
@@ -18,7 +19,7 @@ import { fcOptions } from './runs.js';
  */
 
 const outputOf = new Map(TOOLS.map((t) => [t.name, t.output]));
-const RPC_CODES = [...Object.values(JSONRPC), -32000, -32001];
+const RPC_CODES = [...Object.values(JSONRPC), ...Object.values(MODERN_ERRORS), -32000, -32001];
 
 describe('MCP over HTTP under generated requests', () => {
   const tmp = tempDir('mcphttp');
