@@ -4,6 +4,7 @@ import type { PoolClient, QueryResult } from 'pg';
 import type { BatchContext, BatchDecision, KeyLookup, KeyRef, KeyStore, StoreOps } from '../core/store.js';
 import { type ClockRow, batchWrites, heldOf, lockAndRead, matchRefs, nowOf, writeAndCommit } from './postgres/charge.js';
 import type { LookupRow } from './postgres/keys.js';
+import { Turns } from './turns.js';
 import { opsOn } from './postgres/ops.js';
 import { LOCK_CLASS, WRITE_LOCK, migrate } from './postgres/schema.js';
 
@@ -60,8 +61,7 @@ function poolConfig(location: string, options: PostgresOptions): pg.PoolConfig {
  */
 export class PostgresStore implements KeyStore {
   private readonly pool: pg.Pool;
-  /** Settles when the open transaction ends; undefined when none is open. */
-  private open: Promise<unknown> | undefined;
+  private readonly turns = new Turns();
 
   declare insertOrganization: StoreOps['insertOrganization'];
   declare getOrganization: StoreOps['getOrganization'];
@@ -94,10 +94,7 @@ export class PostgresStore implements KeyStore {
 
   private constructor(pool: pg.Pool) {
     this.pool = pool;
-    const ops = opsOn(pool);
-    for (const [name, method] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
-      (this as Record<string, unknown>)[name] = (...args: unknown[]) => this.whenFree(() => method(...args));
-    }
+    this.turns.install(this, opsOn(pool));
   }
 
   /** Connects and migrates (once, whichever process gets there first); refuses a database newer than this code. */
@@ -114,18 +111,9 @@ export class PostgresStore implements KeyStore {
     return new PostgresStore(pool);
   }
 
-  /** Runs fn now if no transaction is open, else once the open one (and any started after it) has ended. */
-  private whenFree<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.open === undefined) return fn();
-    return this.open.then(
-      () => this.whenFree(fn),
-      () => this.whenFree(fn),
-    );
-  }
-
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    return this.whenFree(async () => {
-      const run = withClient(this.pool, (client) =>
+    return this.turns.exclusive(() =>
+      withClient(this.pool, (client) =>
         settle(
           client,
           async () => {
@@ -135,14 +123,8 @@ export class PostgresStore implements KeyStore {
           },
           () => client.query('COMMIT'),
         ),
-      );
-      this.open = run;
-      try {
-        return await run;
-      } finally {
-        if (this.open === run) this.open = undefined;
-      }
-    });
+      ),
+    );
   }
 
   chargeBatch<T>(
@@ -151,8 +133,8 @@ export class PostgresStore implements KeyStore {
     at?: number,
     context?: BatchContext,
   ): Promise<T[]> {
-    if (refs.length === 0) return this.whenFree(() => this.chargeNoKeys(decide, at ?? Date.now(), context));
-    return this.whenFree(() =>
+    if (refs.length === 0) return this.turns.whenFree(() => this.chargeNoKeys(decide, at ?? Date.now(), context));
+    return this.turns.whenFree(() =>
       withClient(this.pool, async (client) => {
         const { results } = await settle(
           client,
@@ -188,7 +170,7 @@ export class PostgresStore implements KeyStore {
   async writeProblem(): Promise<{ error: string; code?: string } | undefined> {
     try {
       // A committed write that changes nothing visible: a read-only standby, a full disk or a lost server fail it.
-      await this.whenFree(() =>
+      await this.turns.whenFree(() =>
         this.pool.query("INSERT INTO server_secrets (name, secret, created_at) VALUES ('health', '', 0) ON CONFLICT (name) DO UPDATE SET created_at = 0"),
       );
       return undefined;
@@ -198,7 +180,7 @@ export class PostgresStore implements KeyStore {
   }
 
   async close(): Promise<void> {
-    await this.whenFree(async () => undefined);
+    await this.turns.whenFree(async () => undefined);
     if (!this.pool.ended) await this.pool.end();
   }
 }

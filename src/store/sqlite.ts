@@ -5,6 +5,7 @@ import { type AuditEvent, type KeyRecord, type LeaseRecord, type Organization, t
 import { BoundedCache } from '../core/bounded-cache.js';
 import { causeOf } from '../core/errors.js';
 import type { BatchContext, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
+import { Turns } from './turns.js';
 
 /** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
 const MIGRATIONS: readonly string[] = [
@@ -695,15 +696,13 @@ const OPS_METHODS = [
  * The store on one SQLite file (or `:memory:`), shared by every process that opens it (WAL).
  *
  * One connection serves the whole process, so an open transaction would see, and swallow, any other
- * statement run on it meanwhile: while one is open (it may span several turns of the event loop),
- * every other call waits for it to end. With none open, a call runs at once.
+ * statement run on it meanwhile: its calls take turns (./turns.ts).
  */
 export class SqliteStore implements KeyStore {
   /** The connection, for this store's own tests (raw SQL checks); nothing outside src/store and its tests uses it. */
   readonly db: Database.Database;
   private readonly ops: SqliteOps;
-  /** Settles when the open transaction ends; undefined when none is open. */
-  private open: Promise<unknown> | undefined;
+  private readonly turns = new Turns();
   /** One gate flush as one write transaction, built once (better-sqlite3's transaction functions are costly to make). */
   private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: Decide, at: number | undefined, context: BatchContext | undefined) => unknown[]>;
 
@@ -757,40 +756,20 @@ export class SqliteStore implements KeyStore {
       this.ops.saveBatch(decision, now, context);
       return decision.results;
     });
-    for (const name of OPS_METHODS) {
-      const method = this.ops[name] as (...args: unknown[]) => Promise<unknown>;
-      (this as Record<string, unknown>)[name] = (...args: unknown[]) => this.whenFree(() => method.apply(this.ops, args));
-    }
-  }
-
-  /** Runs fn now if no transaction is open, else once the open one (and any started after it) has ended. */
-  private whenFree<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.open === undefined) return fn();
-    return this.open.then(
-      () => this.whenFree(fn),
-      () => this.whenFree(fn),
-    );
+    this.turns.install(this, Object.fromEntries(OPS_METHODS.map((name) => [name, this.ops[name].bind(this.ops)])) as unknown as StoreOps);
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    return this.whenFree(async () => {
+    return this.turns.exclusive(async () => {
       const db = this.db;
       db.exec('BEGIN IMMEDIATE');
-      const run = (async () => {
-        try {
-          const result = await fn(this.ops);
-          db.exec('COMMIT');
-          return result;
-        } catch (err) {
-          if (db.inTransaction) db.exec('ROLLBACK');
-          throw err;
-        }
-      })();
-      this.open = run;
       try {
-        return await run;
-      } finally {
-        if (this.open === run) this.open = undefined;
+        const result = await fn(this.ops);
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
       }
     });
   }
@@ -801,12 +780,12 @@ export class SqliteStore implements KeyStore {
     at?: number,
     context?: BatchContext,
   ): Promise<T[]> {
-    return this.whenFree(async () => this.charge.immediate(refs, decide as Decide, at, context) as T[]);
+    return this.turns.whenFree(async () => this.charge.immediate(refs, decide as Decide, at, context) as T[]);
   }
 
   async writeProblem(): Promise<{ error: string; code?: string } | undefined> {
     try {
-      await this.whenFree(async () => void this.db.transaction(() => this.ops.statements.probeWrite.run()).immediate());
+      await this.turns.whenFree(async () => void this.db.transaction(() => this.ops.statements.probeWrite.run()).immediate());
       if (this.path === ':memory:') return undefined;
       const { bavail, bsize } = statfsSync(dirname(this.path));
       if (bavail * bsize < MIN_FREE_BYTES) return { error: `less than ${MIN_FREE_BYTES / 1024} KiB free beside the database`, code: 'ENOSPC' };
