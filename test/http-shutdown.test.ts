@@ -38,7 +38,9 @@ describe('graceful shutdown', () => {
         (err: unknown) => err,
       );
     }
-    expect(String((refused as Error & { cause?: { code?: string } }).cause?.code)).toBe('ECONNREFUSED');
+    // Refused on connecting, or, for a request that went out on a kept-alive connection just as the
+    // server closed its idle ones, reset: either way the stopping server took no new request.
+    expect(['ECONNREFUSED', 'ECONNRESET']).toContain(String((refused as Error & { cause?: { code?: string } }).cause?.code));
 
     const answers = await Promise.all(held.map((h) => h.finish()));
     expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
