@@ -1,7 +1,7 @@
 import type { KeyApi } from '../core/api.js';
 import type { OperationName, OperationResult } from '../core/operations/index.js';
 import type { Logger } from '../core/log.js';
-import { createHash } from 'node:crypto';
+import { hashToken } from '../core/tokens.js';
 import { ModernDispatcher } from '../mcp/modern.js';
 import { McpDispatcher } from '../mcp/protocol.js';
 import { RequestStates, memoryRequestStateStore } from '../mcp/request-state.js';
@@ -145,7 +145,7 @@ export async function runStdio(config: Config, logger: Logger): Promise<void> {
   });
   // One connection per process: a requestState only has to come back to this process, so its secret lives in memory.
   const modern = new ModernDispatcher({ dispatcher, states: new RequestStates(memoryRequestStateStore()), logger });
-  const principal = createHash('sha256').update(config.apiKey ?? '').digest('base64url');
+  const principal = hashToken(config.apiKey ?? '');
   await serveStdio(new StdioEras(dispatcher, modern), { api, readOnly: config.readOnly, principal }, process.stdin, process.stdout, warmUp);
   api.close();
 }

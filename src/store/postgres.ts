@@ -59,38 +59,12 @@ function poolConfig(location: string, options: PostgresOptions): pg.PoolConfig {
  * for an open transaction as the contract says. A gate flush needs no database-wide lock: it locks
  * only its keys' rows (src/store/postgres/charge.ts), so flushes on different keys run side by side.
  */
+/** The StoreOps methods, each installed in the constructor to take its turn (see Turns.install). */
+export interface PostgresStore extends StoreOps {}
+
 export class PostgresStore implements KeyStore {
   private readonly pool: pg.Pool;
   private readonly turns = new Turns();
-
-  declare insertOrganization: StoreOps['insertOrganization'];
-  declare getOrganization: StoreOps['getOrganization'];
-  declare hasOrganizations: StoreOps['hasOrganizations'];
-  declare findByHash: StoreOps['findByHash'];
-  declare findById: StoreOps['findById'];
-  declare getKey: StoreOps['getKey'];
-  declare listKeys: StoreOps['listKeys'];
-  declare insertKey: StoreOps['insertKey'];
-  declare revokeKey: StoreOps['revokeKey'];
-  declare rotateKey: StoreOps['rotateKey'];
-  declare updateKey: StoreOps['updateKey'];
-  declare appendAudit: StoreOps['appendAudit'];
-  declare listEvents: StoreOps['listEvents'];
-  declare usageBuckets: StoreOps['usageBuckets'];
-  declare topKeys: StoreOps['topKeys'];
-  declare pruneUsage: StoreOps['pruneUsage'];
-  declare releaseLease: StoreOps['releaseLease'];
-  declare heartbeat: StoreOps['heartbeat'];
-  declare listSigningKeys: StoreOps['listSigningKeys'];
-  declare insertSigningKey: StoreOps['insertSigningKey'];
-  declare retireSigningKey: StoreOps['retireSigningKey'];
-  declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
-  declare serverSecret: StoreOps['serverSecret'];
-  declare useRequestState: StoreOps['useRequestState'];
-  declare replaceSigningKeySecret: StoreOps['replaceSigningKeySecret'];
-  declare insertReveal: StoreOps['insertReveal'];
-  declare takeReveal: StoreOps['takeReveal'];
-  declare hasReveal: StoreOps['hasReveal'];
 
   private constructor(pool: pg.Pool) {
     this.pool = pool;

@@ -698,6 +698,9 @@ const OPS_METHODS = [
  * One connection serves the whole process, so an open transaction would see, and swallow, any other
  * statement run on it meanwhile: its calls take turns (./turns.ts).
  */
+/** The StoreOps methods, each installed in the constructor to take its turn (see Turns.install). */
+export interface SqliteStore extends StoreOps {}
+
 export class SqliteStore implements KeyStore {
   /** The connection, for this store's own tests (raw SQL checks); nothing outside src/store and its tests uses it. */
   readonly db: Database.Database;
@@ -705,35 +708,6 @@ export class SqliteStore implements KeyStore {
   private readonly turns = new Turns();
   /** One gate flush as one write transaction, built once (better-sqlite3's transaction functions are costly to make). */
   private readonly charge: Database.Transaction<(refs: readonly KeyRef[], decide: Decide, at: number | undefined, context: BatchContext | undefined) => unknown[]>;
-
-  declare insertOrganization: StoreOps['insertOrganization'];
-  declare getOrganization: StoreOps['getOrganization'];
-  declare hasOrganizations: StoreOps['hasOrganizations'];
-  declare findByHash: StoreOps['findByHash'];
-  declare findById: StoreOps['findById'];
-  declare getKey: StoreOps['getKey'];
-  declare listKeys: StoreOps['listKeys'];
-  declare insertKey: StoreOps['insertKey'];
-  declare revokeKey: StoreOps['revokeKey'];
-  declare rotateKey: StoreOps['rotateKey'];
-  declare updateKey: StoreOps['updateKey'];
-  declare appendAudit: StoreOps['appendAudit'];
-  declare listSigningKeys: StoreOps['listSigningKeys'];
-  declare insertSigningKey: StoreOps['insertSigningKey'];
-  declare retireSigningKey: StoreOps['retireSigningKey'];
-  declare replaceSigningKeySecret: StoreOps['replaceSigningKeySecret'];
-  declare pruneSigningKeys: StoreOps['pruneSigningKeys'];
-  declare serverSecret: StoreOps['serverSecret'];
-  declare useRequestState: StoreOps['useRequestState'];
-  declare insertReveal: StoreOps['insertReveal'];
-  declare takeReveal: StoreOps['takeReveal'];
-  declare hasReveal: StoreOps['hasReveal'];
-  declare listEvents: StoreOps['listEvents'];
-  declare usageBuckets: StoreOps['usageBuckets'];
-  declare topKeys: StoreOps['topKeys'];
-  declare pruneUsage: StoreOps['pruneUsage'];
-  declare releaseLease: StoreOps['releaseLease'];
-  declare heartbeat: StoreOps['heartbeat'];
 
   constructor(private readonly path: string) {
     if (path !== ':memory:') prepareFile(path);

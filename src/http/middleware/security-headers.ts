@@ -12,6 +12,12 @@ export const securityHeaders = (): MiddlewareHandler<AppEnv> =>
     await next();
   };
 
+/** For a public document, the same for everyone: any origin may read it and caches may keep it a while. */
+export function cachePublicly(c: Parameters<MiddlewareHandler<AppEnv>>[0]): void {
+  c.header('Cache-Control', 'public, max-age=300');
+  c.header('Access-Control-Allow-Origin', '*');
+}
+
 /** For a response that carries a secret (a new key's token): no cache, shared or private, may keep it. */
 export function noStore(c: Parameters<MiddlewareHandler<AppEnv>>[0]): void {
   c.header('Cache-Control', 'no-store');

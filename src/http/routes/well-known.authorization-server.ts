@@ -1,4 +1,5 @@
 import { AUTHORIZATION_SERVER_PATH, authorizationServerMetadata } from '../../oauth/metadata.js';
+import { cachePublicly } from '../middleware/security-headers.js';
 import { defineRoute } from '../route.js';
 import { OAuthMetadata } from '../schemas.js';
 
@@ -14,8 +15,7 @@ export const authorizationServerRoute = defineRoute({
   response: OAuthMetadata,
   enabled: (deps) => deps.oauth !== undefined,
   handle(c, { oauth }) {
-    c.header('Cache-Control', 'public, max-age=300');
-    c.header('Access-Control-Allow-Origin', '*');
+    cachePublicly(c);
     return c.json(authorizationServerMetadata(oauth!.tokens.issuer), 200);
   },
 });

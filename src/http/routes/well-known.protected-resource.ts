@@ -1,4 +1,5 @@
 import { PROTECTED_RESOURCE_PATH, RESOURCE_PATHS, protectedResourceMetadata } from '../../oauth/metadata.js';
+import { cachePublicly } from '../middleware/security-headers.js';
 import { type Route, defineRoute } from '../route.js';
 import { OAuthMetadata } from '../schemas.js';
 
@@ -18,8 +19,7 @@ export const protectedResourceRoutes: readonly Route[] = RESOURCE_PATHS.map((res
     response: OAuthMetadata,
     enabled: (deps) => deps.oauth !== undefined,
     handle(c, { oauth }) {
-      c.header('Cache-Control', 'public, max-age=300');
-      c.header('Access-Control-Allow-Origin', '*');
+      cachePublicly(c);
       return c.json(protectedResourceMetadata(oauth!.tokens.issuer, resourcePath), 200);
     },
   }),
