@@ -16,13 +16,13 @@ export default async function run() {
     const seedStart = performance.now();
     store.db.transaction(() => {
       const insert = store.db.prepare(`INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, enabled, created_at, updated_at)
-        VALUES (?, 'org_bench', ?, 'pk_live_abcd', ?, ?, '["keys:read"]', '[]', 1, ?, ?)`);
+        VALUES (?, 'org_bench', ?, 'pk_live_abcd', ?, ?, '["keys:read"]', '[]', ?, ?, ?)`);
       const used = store.db.prepare('UPDATE usage SET last_used_at = ? WHERE key_id = ?');
       for (let i = 0; i < KEYS; i++) {
         const id = `key_${String(i).padStart(7, '0')}`;
-        // One key in 10,000 is named "billing"; a tenth are test keys; all but the oldest 1% were used recently.
+        // One key in 10,000 is named "billing" and another disabled; a tenth are test keys; all but the oldest 1% were used recently.
         const name = i % 10_000 === 7 ? `Billing worker ${i}` : `service ${i}`;
-        insert.run(id, `hash_${i}`, name, i % 10 === 0 ? 'test' : 'live', T0 + i, T0 + i);
+        insert.run(id, `hash_${i}`, name, i % 10 === 0 ? 'test' : 'live', i % 10_000 === 3 ? 0 : 1, T0 + i, T0 + i);
         if (i >= KEYS / 100) used.run(T0 + KEYS + i, id);
       }
     })();
@@ -34,7 +34,11 @@ export default async function run() {
       ['name=service (nearly all)', { name: 'service' }],
       ['unused_since (oldest 1% unused)', { unusedSince: T0 + KEYS }],
       ['name matching nothing', { name: 'no such name' }],
+      ['state=active (nearly all)', { state: 'active', now: T0 }],
+      ['state=disabled (1 in 10,000)', { state: 'disabled' }],
+      ['state=revoked (none)', { state: 'revoked' }],
     ];
+    const statements = store.ops.statements;
     const rows = [];
     for (const [label, filter] of cases) {
       const options = { limit: 21, includeRevoked: false, ...filter };
@@ -47,10 +51,10 @@ export default async function run() {
       }
       rows.push({ filter: label, 'keys on the page': found, p50: msText(median(times)), max: msText(Math.max(...times)) });
     }
-    const plan = (name) =>
+    const plan = (statement) =>
       store.db
-        .prepare(`EXPLAIN QUERY PLAN ${store.ops.statements[name].source}`)
-        .all({ org: 'o', all: 0, created_at: 1, id: '', limit: 21, environment: 'test', name: 'bil', unused: 1, phrase: '"bil"' })
+        .prepare(`EXPLAIN QUERY PLAN ${statement.source}`)
+        .all({ org: 'o', all: 0, created_at: 1, id: '', limit: 21, environment: 'test', name: 'bil', unused: 1, phrase: '"bil"', state: null, now: 0 })
         .map((r) => r.detail)
         .join('; ');
     return {
@@ -59,9 +63,10 @@ export default async function run() {
       notes: [
         `Seeded in ${msText(seedMs)} (one transaction). A page is 20 keys (21 read, to know whether a next page exists); 30 reads per filter, p50 and max.`,
         'A filtered list first checks the newest 2,000 keys in order; when they fill the page that is the answer, otherwise the most selective index answers.',
-        `Plan, environment only: ${plan('listByEnvironment')}.`,
-        `Plan, name of 3+ characters (trigram index): ${plan('listByName')}.`,
-        `Plan, unused_since: ${plan('listUnused')}.`,
+        `Plan, environment only: ${plan(statements.listByEnvironment)}.`,
+        `Plan, name of 3+ characters (trigram index): ${plan(statements.listByName)}.`,
+        `Plan, unused_since: ${plan(statements.listUnused)}.`,
+        `Plan, state=disabled (a partial index; expired and revoked have theirs): ${plan(statements.listByState.disabled)}.`,
       ],
     };
   } finally {

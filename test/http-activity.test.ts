@@ -97,6 +97,15 @@ describe('GET /v1/events', () => {
     expect(JSON.stringify(all)).not.toMatch(/pk_(live|test)_[0-9A-Za-z]{20,}/);
   });
 
+  it('lists a dashboard sign-in as session.created, by the key that signed in', async () => {
+    w = await appWorld();
+    const reader = await makeKey(w, { permissions: ['keys:read'] });
+    await w.store.appendAudit({ org_id: w.tenant.org.id, key_id: reader.id, actor_key_id: reader.id, action: 'signed_in', details: {}, at: w.clock.now });
+    const signIns = bodyOf<EventsBody>(await w.ask('GET', '/v1/events?type=session.created', { key: w.tenant.adminSecret }));
+    expect(signIns.events).toEqual([{ id: expect.stringMatching(/^evt_\d+$/), type: 'session.created', key_id: reader.id, actor_key_id: reader.id, at: new Date(w.clock.now).toISOString(), details: {} }]);
+    expect(signIns.next_cursor).toBeNull();
+  });
+
   it("shows nothing of another organization and refuses a bad cursor, type or another organization's key", async () => {
     w = await appWorld();
     const other = await w.addTenant({ name: 'Other' });
@@ -129,5 +138,30 @@ describe('GET /v1/keys filters', () => {
     const bad = await w.ask('GET', '/v1/keys?unused_since=yesterday', { key: w.tenant.adminSecret });
     expect(errorOf(bad)).toMatchObject({ type: 'INVALID_REQUEST', details: { issues: [expect.objectContaining({ path: 'unused_since' })] } });
     expect((await w.ask('GET', '/v1/keys?environment=prod', { key: w.tenant.adminSecret })).status).toBe(400);
+  });
+
+  it('filters by state: active, disabled, expired (by the clock alone) and revoked, and refuses an unknown state', async () => {
+    w = await appWorld();
+    const admin = w.tenant.adminSecret;
+    w.clock.advance(1_000);
+    const soon = await makeKey(w, { name: 'soon', expires_in_seconds: 60 });
+    w.clock.advance(1_000);
+    const off = await makeKey(w, { name: 'off' });
+    w.clock.advance(1_000);
+    const gone = await makeKey(w, { name: 'gone' });
+    expect((await w.ask('PATCH', `/v1/keys/${off.id}`, { key: admin, body: { enabled: false } })).status).toBe(200);
+    expect((await w.ask('DELETE', `/v1/keys/${gone.id}`, { key: admin })).status).toBe(200);
+    const idsOf = async (query: string) => bodyOf<{ apiKeys: Array<{ id: string }> }>(await w.ask('GET', `/v1/keys?${query}`, { key: admin })).apiKeys.map((k) => k.id);
+    expect(await idsOf('state=active')).toEqual([soon.id, w.tenant.adminId]);
+    expect(await idsOf('state=disabled')).toEqual([off.id]);
+    expect(await idsOf('state=expired')).toEqual([]);
+    expect(await idsOf('state=revoked')).toEqual([gone.id]);
+    expect(await idsOf('state=revoked&include_revoked=false')).toEqual([gone.id]);
+    expect(await idsOf('state=disabled&include_revoked=true')).toEqual([off.id]);
+    w.clock.advance(60_000);
+    expect(await idsOf('state=expired')).toEqual([soon.id]);
+    expect(await idsOf('state=active&limit=10')).toEqual([w.tenant.adminId]);
+    const bad = await w.ask('GET', '/v1/keys?state=paused', { key: admin });
+    expect(errorOf(bad)).toMatchObject({ type: 'INVALID_REQUEST', details: { issues: [expect.objectContaining({ path: 'state' })] } });
   });
 });

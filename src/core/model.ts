@@ -41,6 +41,14 @@ export interface KeyRecord {
   rotated_to: string | null;
 }
 
+/**
+ * Where a key stands, as a list filters it: active (not revoked, enabled, not expired), disabled (not
+ * revoked, disabled), expired (not revoked, expires_at at or before now) or revoked. A disabled key
+ * that has also expired is both disabled and expired.
+ */
+export const KEY_STATES = ['active', 'disabled', 'expired', 'revoked'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+
 /** Request counters of one key, as persisted: a fixed hourly window and the key's own window. */
 export interface Usage {
   hour_window: number;
@@ -51,7 +59,8 @@ export interface Usage {
 
 export const EMPTY_USAGE: Usage = { hour_window: 0, hour_count: 0, own_window: 0, own_count: 0 };
 
-export type AuditAction = 'created' | 'revoked' | 'rotated' | 'updated';
+/** What happened: to a key (created … updated), or with one (signed_in: it signed in to the dashboard). */
+export type AuditAction = 'created' | 'revoked' | 'rotated' | 'updated' | 'signed_in';
 
 export interface AuditEvent {
   org_id: string;
@@ -103,8 +112,9 @@ export interface UsageBucket {
 export const EVENT_TYPES = ['key.created', 'key.revoked', 'key.rotated', 'key.updated', 'key.disabled', 'key.enabled', 'session.created'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** The public type of an audit event: an update that only switches `enabled` reads as what it did. */
+/** The public type of an audit event: an update that only switches `enabled` reads as what it did; a sign-in made a session. */
 export function eventTypeOf(event: Pick<AuditEvent, 'action' | 'details'>): EventType {
+  if (event.action === 'signed_in') return 'session.created';
   if (event.action === 'updated' && typeof event.details.enabled === 'boolean') return event.details.enabled ? 'key.enabled' : 'key.disabled';
   return `key.${event.action}`;
 }

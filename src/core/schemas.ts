@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { nameProblem } from './names.js';
 import { ERROR_TYPES } from './errors.js';
+import { KEY_STATES } from './model.js';
 
 /** The error types, as a list zod can enumerate. */
 export const ERROR_TYPE_NAMES = [...ERROR_TYPES] as [(typeof ERROR_TYPES)[number], ...Array<(typeof ERROR_TYPES)[number]>];
@@ -85,6 +86,12 @@ export const ListKeysInput = z
       .union([z.iso.date(), IsoDateTime])
       .optional()
       .describe('Only keys never used, or last used before this date (ISO 8601, e.g. 2026-06-01): candidates for revoking.'),
+    state: z
+      .enum(KEY_STATES)
+      .optional()
+      .describe(
+        'Only keys in this state: active (not revoked, enabled, not expired), disabled (not revoked, disabled), expired (not revoked, past expires_at) or revoked (listed without include_revoked).',
+      ),
   })
   .strict();
 

@@ -60,6 +60,32 @@ describe('KeyService.list', () => {
     expect(withRevoked.find((k) => k.id === gone.id)).toMatchObject({ is_revoked: true, revoked_at: new Date(NOON).toISOString() });
   });
 
+  it('lists keys by state, judging expiry by its clock', async () => {
+    await setUp();
+    const ids = async (input: Record<string, unknown>) => (await w.service.execute('listKeys', admin, { limit: 100, ...input })).keys.map((k) => k.id);
+    w.clock.advance(1_000);
+    const soon = (await w.service.execute('generateKey', admin, { name: 'soon', expires_in_seconds: 60 })).key;
+    const off = (await w.service.execute('generateKey', admin, { name: 'off' })).key;
+    const gone = (await w.service.execute('generateKey', admin, { name: 'gone' })).key;
+    await w.service.execute('updateKey', admin, { id: off.id, enabled: false });
+    await w.service.execute('revokeKey', admin, { id: gone.id });
+    expect(await ids({ state: 'active' })).toEqual([soon.id, w.tenant.adminId]);
+    expect(await ids({ state: 'disabled' })).toEqual([off.id]);
+    expect(await ids({ state: 'expired' })).toEqual([]);
+    expect(await ids({ state: 'revoked' })).toEqual([gone.id]);
+    expect(await ids({ state: 'disabled', include_revoked: true })).toEqual([off.id]);
+    w.clock.advance(60_000);
+    expect(await ids({ state: 'active' })).toEqual([w.tenant.adminId]);
+    expect(await ids({ state: 'expired' })).toEqual([soon.id]);
+    const page = await w.service.execute('listKeys', admin, { limit: 1, state: 'active' });
+    expect(page).toMatchObject({ keys: [{ id: w.tenant.adminId, enabled: true, is_revoked: false }], next_cursor: null });
+  });
+
+  it('refuses a state it does not know, naming state', async () => {
+    await setUp();
+    expect((await rejectionOf(w.service.execute('listKeys', admin, { state: 'paused' }))).details.issues).toEqual([expect.objectContaining({ path: 'state' })]);
+  });
+
   it('answers INVALID_REQUEST naming cursor for a cursor it did not issue', async () => {
     await setUp();
     const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

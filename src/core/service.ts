@@ -159,10 +159,11 @@ export class KeyService {
     return found !== undefined && found.key.org_id === caller.org.id;
   }
 
-  async list(caller: Caller, { limit, cursor, include_revoked, environment, name, unused_since }: Args<typeof ListKeysInput>): Promise<KeyList> {
+  async list(caller: Caller, { limit, cursor, include_revoked, environment, name, unused_since, state }: Args<typeof ListKeysInput>): Promise<KeyList> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const unusedSince = unused_since === undefined ? undefined : Date.parse(unused_since);
-    const rows = await this.store.listKeys(caller.org.id, { after, limit: limit + 1, includeRevoked: include_revoked, environment, name, unusedSince });
+    const options = { after, limit: limit + 1, includeRevoked: include_revoked, environment, name, unusedSince, state, now: this.clock() };
+    const rows = await this.store.listKeys(caller.org.id, options);
     const page = rows.slice(0, limit);
     return { keys: page.map(toView), next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }

@@ -1,4 +1,4 @@
-import type { AuditEvent, EventType, KeyRecord, LeaseRecord, Organization, OutcomeCounts, StoredEvent, Usage, UsageBucket } from './model.js';
+import type { AuditEvent, EventType, KeyRecord, KeyState, LeaseRecord, Organization, OutcomeCounts, StoredEvent, Usage, UsageBucket } from './model.js';
 
 export interface KeyLookup {
   key: KeyRecord;
@@ -29,7 +29,12 @@ export interface ListOptions {
   name?: string | undefined;
   /** Keys never used, or last used before this (epoch ms). */
   unusedSince?: number | undefined;
+  /** Only keys in this state (see KeyState); revoked ones are listed for `revoked` whatever includeRevoked says. */
+  state?: KeyState | undefined;
+  /** The time `active` and `expired` are judged at (epoch ms), needed with those states: a key expires by time alone, with no write. */
+  now?: number | undefined;
 }
+
 
 /**
  * A secret waiting to be shown once (secret delivery by reveal): sealed under a key derived from its
@@ -40,6 +45,17 @@ export interface RevealRecord {
   sealed: string;
   expires_at: number;
   created_at: number;
+}
+
+/** A dashboard session: `id` is a hash of the session token the browser holds, never the token. */
+export interface SessionRecord {
+  id: string;
+  org_id: string;
+  /** The key that signed in. */
+  key_id: string;
+  created_at: number;
+  /** Idle expiry: pushed forward by each request (touchSession). */
+  expires_at: number;
 }
 
 export interface UsageQuery {
@@ -150,6 +166,15 @@ export interface StoreOps {
   takeReveal(id: string, now: number): Promise<RevealRecord | undefined>;
   /** Whether a reveal with this id waits, unexpired at `now`; changes nothing. */
   hasReveal(id: string, now: number): Promise<boolean>;
+
+  /** Stores a new session (deleting expired ones). */
+  insertSession(session: SessionRecord): Promise<void>;
+  /** The session with this id if unexpired at `now`, its expires_at moved to `until` (one statement); else undefined. */
+  touchSession(id: string, now: number, until: number): Promise<SessionRecord | undefined>;
+  /** Ends a session; answers whether one was there. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Ends every session a key signed in (its revocation, a sign-out everywhere); answers how many. */
+  deleteSessionsOfKey(keyId: string): Promise<number>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_USAGE } from '../core/model.js';
-import type { AuditEvent, KeyRecord, LeaseRecord, Organization, Usage } from '../core/model.js';
-import type { KeyLookup, KeyRef, KeyStore, RevealRecord, SigningKeyRecord } from '../core/store.js';
+import type { AuditEvent, KeyRecord, KeyState, LeaseRecord, Organization, Usage } from '../core/model.js';
+import type { KeyLookup, KeyRef, KeyStore, RevealRecord, SessionRecord, SigningKeyRecord } from '../core/store.js';
 
 /**
  * The one suite every KeyStore backend passes (better-auth's adapter suites are the model): a
@@ -107,6 +107,8 @@ async function yieldTurns(n = 5): Promise<void> {
 }
 
 const ids = (keys: readonly KeyRecord[]) => keys.map((k) => k.id);
+/** The ids of keys made oldest first, as a list answers them: newest first. */
+const newestIds = (keys: readonly KeyRecord[]) => ids(keys).reverse();
 
 /**
  * What a call issued during a transaction ended with, held from the moment it is issued: a backend
@@ -566,6 +568,85 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
         });
       });
 
+      describe('listing keys by state', () => {
+        /** One key of each kind, oldest first: active, disabled, expired (at T0 + 10), disabled and expired, revoked, rotated in grace. */
+        const kinds = async () => {
+          const o = await org();
+          const active = await key(o, { created_at: T0 + 1, expires_at: T0 + HOUR });
+          const disabled = await key(o, { created_at: T0 + 2, enabled: false });
+          const expired = await key(o, { created_at: T0 + 3, expires_at: T0 + 10 });
+          const both = await key(o, { created_at: T0 + 4, enabled: false, expires_at: T0 + 10 });
+          const revoked = await key(o, { created_at: T0 + 5, enabled: false, expires_at: T0 + 10 });
+          await store.revokeKey(revoked.id, T0 + 6);
+          const forever = await key(o, { created_at: T0 + 6 });
+          const successor = await key(o, { created_at: T0 + 7 });
+          expect(await store.rotateKey(forever.id, { rotated_to: successor.id, expires_at: T0 + 20, revoked_at: null, at: T0 + 7 })).toBe(true);
+          return { o, active, disabled, expired, both, revoked, forever, successor };
+        };
+
+        it('lists each state: active, disabled, expired and revoked', async () => {
+          const k = await kinds();
+          const list = (state: KeyState, now = T0 + 15) => store.listKeys(k.o.id, { limit: 10, includeRevoked: false, state, now }).then(ids);
+          expect(await list('active')).toEqual(ids([k.successor, k.forever, k.active]));
+          expect(await list('disabled')).toEqual(ids([k.both, k.disabled]));
+          expect(await list('expired')).toEqual(ids([k.both, k.expired]));
+          expect(await list('revoked')).toEqual(ids([k.revoked]));
+          // The rotated key's grace ends at T0 + 20.
+          expect(await list('expired', T0 + 20)).toEqual(ids([k.forever, k.both, k.expired]));
+        });
+
+        it('judges expiry at the time it is given: a key expires by time alone', async () => {
+          const k = await kinds();
+          const list = (state: KeyState, now: number) => store.listKeys(k.o.id, { limit: 10, includeRevoked: false, state, now }).then(ids);
+          expect(await list('active', T0 + 9)).toContain(k.expired.id);
+          expect(await list('expired', T0 + 9)).toEqual([]);
+          expect(await list('active', T0 + 10)).not.toContain(k.expired.id);
+          expect(await list('expired', T0 + 10)).toEqual(ids([k.both, k.expired]));
+          for (const state of ['active', 'expired'] as const) {
+            await expect(store.listKeys(k.o.id, { limit: 10, includeRevoked: false, state }), state).rejects.toThrow(/needs the time/);
+          }
+        });
+
+        it('lists revoked keys for state revoked without include_revoked; include_revoked changes no other state', async () => {
+          const k = await kinds();
+          for (const state of ['active', 'disabled', 'expired', 'revoked'] as const) {
+            const without = await store.listKeys(k.o.id, { limit: 10, includeRevoked: false, state, now: T0 + 15 });
+            const with_ = await store.listKeys(k.o.id, { limit: 10, includeRevoked: true, state, now: T0 + 15 });
+            expect(ids(with_), state).toEqual(ids(without));
+          }
+          expect((await store.listKeys(k.o.id, { limit: 10, includeRevoked: false, state: 'revoked' }))[0]?.revoked_at).toBe(T0 + 6);
+        });
+
+        it('pages a state with after and limit, combines it with the other filters, and keeps to the organization', async () => {
+          const o = await org();
+          const other = await org();
+          const made: KeyRecord[] = [];
+          for (let i = 0; i < 7; i++) {
+            made.push(await key(o, { created_at: T0 + i, enabled: i % 2 === 0, environment: i % 3 ? 'live' : 'test', name: i < 4 ? `old ${i}` : `new ${i}` }));
+          }
+          await key(other, { enabled: false });
+          const disabled = newestIds(made.filter((_k, i) => i % 2 === 1));
+          const paged: string[] = [];
+          let after: { created_at: number; id: string } | undefined;
+          for (;;) {
+            const page = await store.listKeys(o.id, { limit: 2, includeRevoked: false, state: 'disabled', ...(after ? { after } : {}) });
+            paged.push(...ids(page));
+            const last = page.at(-1);
+            if (page.length < 2 || !last) break;
+            after = { created_at: last.created_at, id: last.id };
+          }
+          expect(paged).toEqual(disabled);
+          const list = (options: Partial<Parameters<KeyStore['listKeys']>[1]>) => store.listKeys(o.id, { limit: 10, includeRevoked: false, state: 'disabled', ...options }).then(ids);
+          expect(await list({ environment: 'test' })).toEqual(newestIds(made.filter((_k, i) => i % 2 === 1 && i % 3 === 0)));
+          expect(await list({ name: 'new' })).toEqual(newestIds(made.filter((_k, i) => i % 2 === 1 && i >= 4)));
+          expect(await list({ unusedSince: T0 + HOUR })).toEqual(disabled);
+          const active = made.filter((_k, i) => i % 2 === 0);
+          expect(await list({ state: 'active', now: T0 })).toEqual(newestIds(active));
+          expect(await list({ state: 'active', now: T0, unusedSince: T0 + HOUR })).toEqual(newestIds(active));
+          expect(await list({ state: 'active', now: T0, environment: 'live', name: 'old' })).toEqual(newestIds(made.filter((_k, i) => i % 2 === 0 && i % 3 !== 0 && i < 4)));
+        });
+      });
+
       describe('reading the audit trail', () => {
         it('lists an organization’s events newest first with their public type, filtered by key and type, a keyset page at a time', async () => {
           const o = await org();
@@ -593,6 +674,16 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           const next = await store.listEvents(o.id, { beforeId: page[1]!.id, limit: 2 });
           expect([...page, ...next].map((e) => e.id)).toEqual(all.map((e) => e.id));
           expect(await store.listEvents(o.id, { keyId: theirs.id, limit: 10 })).toEqual([]);
+        });
+
+        it('records a sign-in as a session.created event of the key that signed in', async () => {
+          const o = await org();
+          const k = await key(o);
+          await store.appendAudit(anEvent(k, { action: 'updated', details: { name: 'x' } }));
+          await store.appendAudit({ org_id: o.id, key_id: k.id, actor_key_id: k.id, action: 'signed_in', details: {}, at: T0 + 1 });
+          const signIns = await store.listEvents(o.id, { type: 'session.created', limit: 10 });
+          expect(signIns).toEqual([{ id: expect.any(Number), org_id: o.id, key_id: k.id, actor_key_id: k.id, action: 'signed_in', details: {}, at: T0 + 1, type: 'session.created' }]);
+          expect((await store.listEvents(o.id, { keyId: k.id, limit: 10 })).map((e) => e.type)).toEqual(['session.created', 'key.updated']);
         });
       });
 
@@ -665,6 +756,98 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
         });
       });
 
+      describe('dashboard sessions', () => {
+        const aSession = (k: KeyRecord, overrides: Partial<SessionRecord> = {}): SessionRecord => ({
+          id: nextId('session'),
+          org_id: k.org_id,
+          key_id: k.id,
+          created_at: T0,
+          expires_at: T0 + HOUR,
+          ...overrides,
+        });
+
+        it('stores a session, touches it forward, and ends it once', async () => {
+          const k = await key(await org());
+          const s = aSession(k);
+          await store.insertSession(s);
+          expect(await store.touchSession(s.id, T0 + 1, T0 + 1 + HOUR)).toEqual({ ...s, expires_at: T0 + 1 + HOUR });
+          // Touched forward: alive past its first expiry.
+          expect(await store.touchSession(s.id, T0 + HOUR, T0 + 2 * HOUR)).toEqual({ ...s, expires_at: T0 + 2 * HOUR });
+          expect(await store.deleteSession(s.id)).toBe(true);
+          expect(await store.touchSession(s.id, T0 + HOUR + 1, T0 + 3 * HOUR)).toBeUndefined();
+          expect(await store.deleteSession(s.id)).toBe(false);
+        });
+
+        it('answers undefined for an expired session and does not revive it', async () => {
+          const k = await key(await org());
+          const s = aSession(k, { expires_at: T0 + 10 });
+          await store.insertSession(s);
+          expect(await store.touchSession(s.id, T0 + 10, T0 + 10 + HOUR)).toBeUndefined();
+          expect(await store.touchSession(s.id, T0 + 11, T0 + 11 + HOUR)).toBeUndefined();
+        });
+
+        it('forgets expired sessions when another is stored', async () => {
+          const k = await key(await org());
+          const old = aSession(k, { expires_at: T0 + 10 });
+          const alive = aSession(k, { expires_at: T0 + 100 });
+          await store.insertSession(old);
+          await store.insertSession(alive);
+          await store.insertSession(aSession(k, { created_at: T0 + 20, expires_at: T0 + 20 + HOUR }));
+          // Asked as of a time before it expired, the pruned session is gone all the same.
+          expect(await store.touchSession(old.id, T0, T0 + 1)).toBeUndefined();
+          expect(await store.touchSession(alive.id, T0 + 20, T0 + 100)).toEqual(alive);
+          expect(await store.deleteSessionsOfKey(k.id)).toBe(2);
+        });
+
+        it('ends every session of a key and only those, answering how many', async () => {
+          const o = await org();
+          const a = await key(o);
+          const b = await key(o);
+          const ofA = [aSession(a), aSession(a)];
+          const ofB = aSession(b);
+          for (const s of [...ofA, ofB]) await store.insertSession(s);
+          expect(await store.deleteSessionsOfKey(a.id)).toBe(2);
+          for (const s of ofA) expect(await store.touchSession(s.id, T0 + 1, T0 + HOUR)).toBeUndefined();
+          expect(await store.touchSession(ofB.id, T0 + 1, T0 + HOUR)).toEqual(ofB);
+          expect(await store.deleteSessionsOfKey(a.id)).toBe(0);
+          expect(await store.deleteSessionsOfKey('key_unknown')).toBe(0);
+        });
+
+        it('refuses a session of an unknown key, or a second one with the same id', async () => {
+          const k = await key(await org());
+          const s = aSession(k);
+          await expect(store.insertSession(aSession(k, { key_id: 'key_unknown' }))).rejects.toThrow();
+          await store.insertSession(s);
+          await expect(store.insertSession({ ...s, expires_at: T0 + 5 * HOUR })).rejects.toThrow();
+          expect(await store.touchSession(s.id, T0 + 1, T0 + HOUR)).toEqual(s);
+        });
+
+        it('shows a session to every store on the database: one stores it, the other touches and ends it', async () => {
+          const k = await key(await org());
+          const other = await connect();
+          const s = aSession(k);
+          await store.insertSession(s);
+          expect(await other.touchSession(s.id, T0 + 1, T0 + 2 * HOUR)).toEqual({ ...s, expires_at: T0 + 2 * HOUR });
+          expect(await store.touchSession(s.id, T0 + HOUR, T0 + 3 * HOUR)).toEqual({ ...s, expires_at: T0 + 3 * HOUR });
+          expect(await other.deleteSessionsOfKey(k.id)).toBe(1);
+          expect(await store.touchSession(s.id, T0 + HOUR + 1, T0 + 4 * HOUR)).toBeUndefined();
+        });
+
+        it('stores a session inside a transaction only when it commits', async () => {
+          const k = await key(await org());
+          const s = aSession(k);
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.insertSession(s);
+              expect(await tx.touchSession(s.id, T0 + 1, T0 + HOUR)).toEqual(s);
+              throw new Error('changed my mind');
+            }),
+          ).rejects.toThrow('changed my mind');
+          expect(await store.touchSession(s.id, T0 + 1, T0 + HOUR)).toBeUndefined();
+          await store.transaction((tx) => tx.insertSession(s));
+          expect(await store.touchSession(s.id, T0 + 1, T0 + HOUR)).toEqual(s);
+        });
+      });
 
       describe('concurrency slots and leases', () => {
         const live = (owner: string, at: number) => ({ owner, liveAfter: at - 25_000 });

@@ -18,13 +18,13 @@ let adminId: string;
 let now = Date.UTC(2030, 0, 15, 12, 0, 0);
 const clock = () => now;
 
-async function makeKey(s: SqliteStore, name: string) {
+async function makeKey(s: SqliteStore, name: string, input: Record<string, unknown> = {}) {
   now += 1_000;
   const service = new KeyService(s, clock);
   const admin = (await s.getKey(orgId, adminId))!;
   const org = (await s.getOrganization(orgId))!;
   const caller: Caller = { key: admin, org, window: { limit: 1, remaining: 1, reset_at: 0, window_ms: 1 }, hourly: { limit: 1, remaining: 1, reset_at: 0, window_ms: 1 }, concurrency: { limit: 1, in_flight: 0 } };
-  return (await service.execute('generateKey', caller, { name })).key;
+  return (await service.execute('generateKey', caller, { name, ...input })).key;
 }
 
 /**
@@ -98,6 +98,31 @@ describe('the list page cache', () => {
       }),
     ).rejects.toThrow('abort');
     expect(await names(store)).toEqual(['Admin key']);
+  });
+
+  it('answers a state as of the time asked: a key that expires by time alone, with no write, leaves active for expired', async () => {
+    await makeKey(store, 'short-lived', { expires_in_seconds: 60 });
+    const inState = async (state: 'active' | 'expired', at: number) => (await store.listKeys(orgId, { limit: 50, includeRevoked: false, state, now: at })).map((x) => x.name);
+    // Each asked twice: a page kept from the first answer must not be served once the time has moved on.
+    for (let i = 0; i < 2; i++) {
+      expect(await inState('active', now)).toEqual(['short-lived', 'Admin key']);
+      expect(await inState('expired', now)).toEqual([]);
+    }
+    for (let i = 0; i < 2; i++) {
+      expect(await inState('active', now + 60_000)).toEqual(['Admin key']);
+      expect(await inState('expired', now + 60_000)).toEqual(['short-lived']);
+    }
+    expect(await names(store)).toEqual(['short-lived', 'Admin key']);
+  });
+
+  it('keeps a state apart from the unfiltered list: state disabled answers only disabled keys, before and after a change', async () => {
+    const k = await makeKey(store, 'switch');
+    const disabled = async () => (await store.listKeys(orgId, { limit: 50, includeRevoked: false, state: 'disabled' })).map((x) => x.name);
+    expect(await names(store)).toEqual(['switch', 'Admin key']);
+    expect(await disabled()).toEqual([]);
+    await other.updateKey(k.id, { enabled: false, at: now });
+    expect(await disabled()).toEqual(['switch']);
+    expect(await names(store)).toEqual(['switch', 'Admin key']);
   });
 
   it('hands out copies that cannot change the kept page', async () => {

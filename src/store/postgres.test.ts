@@ -7,6 +7,7 @@ import { credential } from '../testing/fixtures.js';
 import { type PgCluster, startCluster } from '../testing/postgres.js';
 import { describeLocation, isPostgresUrl, openStore } from './open.js';
 import { PG_SCHEMA_VERSION, PostgresStore } from './postgres.js';
+import { MIGRATIONS } from './postgres/schema.js';
 
 /** What is particular to PostgreSQL; what every backend does is in the contract (postgres.contract.test.ts). */
 
@@ -59,6 +60,29 @@ onPostgres('PostgresStore on a real server', () => {
     expect(refusal?.message).toBe(`the database has schema version ${PG_SCHEMA_VERSION + 1}, newer than this dispersl-mcp supports (${PG_SCHEMA_VERSION}); upgrade dispersl-mcp`);
     expect(refusal?.message).not.toContain('\n');
     expect(await pg.sql(url, 'SELECT version FROM dispersl_schema')).toEqual([{ version: PG_SCHEMA_VERSION + 1 }]);
+  });
+
+  it('migrates a database of the version before sign-ins, keeping its audit trail and taking sign-ins after', async () => {
+    const url = await pg.createDatabase();
+    const beforeSignIns = MIGRATIONS.findIndex((sql) => sql.includes('audit_events_action_check'));
+    expect(beforeSignIns).toBeGreaterThan(0);
+    for (const sql of MIGRATIONS.slice(0, beforeSignIns)) await pg.sql(url, sql);
+    await pg.sql(url, 'CREATE TABLE dispersl_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)');
+    await pg.sql(url, 'INSERT INTO dispersl_schema (id, version) VALUES (1, $1)', [beforeSignIns]);
+    await pg.sql(url, `INSERT INTO organizations (id, name, plan, created_at) VALUES ('org_a', 'Acme', 'free', 1);
+      INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, enabled, created_at, updated_at)
+        VALUES ('key_a', 'org_a', 'hash_a', 'pk_live_aaaa', 'a', 'live', '["admin"]', '[]', true, 1, 1);
+      INSERT INTO audit_events (org_id, key_id, actor_key_id, action, details, at, type) VALUES
+        ('org_a', 'key_a', NULL, 'created', '{"name":"a"}', 10, 'key.created'),
+        ('org_a', 'key_a', 'key_a', 'updated', '{"enabled":false}', 20, 'key.disabled')`);
+    const before = await pg.sql(url, 'SELECT * FROM audit_events ORDER BY id');
+    const store = await open(url);
+    expect(await pg.sql(url, 'SELECT version FROM dispersl_schema')).toEqual([{ version: PG_SCHEMA_VERSION }]);
+    expect(await pg.sql(url, 'SELECT * FROM audit_events ORDER BY id')).toEqual(before);
+    expect((await store.listEvents('org_a', { limit: 10 })).map((e) => e.type)).toEqual(['key.disabled', 'key.created']);
+    await store.appendAudit({ org_id: 'org_a', key_id: 'key_a', actor_key_id: 'key_a', action: 'signed_in', details: {}, at: 30 });
+    expect(await store.listEvents('org_a', { type: 'session.created', limit: 10 })).toEqual([expect.objectContaining({ key_id: 'key_a', action: 'signed_in', details: {} })]);
+    await expect(pg.sql(url, "INSERT INTO audit_events (org_id, key_id, action, details, at) VALUES ('org_a', 'key_a', 'deleted', '{}', 40)")).rejects.toThrow(/audit_events_action_check/);
   });
 
   it('counts one hourly window for gates whose machines disagree on the time by an hour', async () => {

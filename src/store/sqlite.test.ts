@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCAL_IP } from '../core/auth.js';
 import type { KeyRecord } from '../core/model.js';
 import { createWorld, credential } from '../testing/fixtures.js';
-import { SCHEMA_VERSION, SchemaTooNewError, SqliteStore } from './sqlite.js';
+import { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, SqliteStore } from './sqlite.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -96,6 +96,75 @@ describe('SqliteStore: opening a database', () => {
       expect(mode(`${path}-wal`)).toBe(0o600);
     } finally {
       w.store.close();
+    }
+  });
+});
+
+describe('SqliteStore: migrating a database of an earlier version', () => {
+  /** The version before sign-ins joined the audit trail (the migration that rebuilds audit_events). */
+  const beforeSignIns = MIGRATIONS.findIndex((sql) => sql.includes('audit_events_widened'));
+
+  /** A database file as that version left it, with an organization, two keys and three audit events (ids 1, 2 and 7). */
+  function previousVersion(path: string): void {
+    expect(beforeSignIns).toBeGreaterThan(0);
+    const db = new Database(path);
+    db.pragma('foreign_keys = ON');
+    for (const [v, sql] of MIGRATIONS.slice(0, beforeSignIns).entries()) {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+    db.exec(`INSERT INTO organizations (id, name, plan, created_at) VALUES ('org_a', 'Acme', 'free', 1);
+      INSERT INTO keys (id, org_id, hash, start, name, environment, permissions, allowed_ips, enabled, created_at, updated_at)
+        VALUES ('key_a', 'org_a', 'hash_a', 'pk_live_aaaa', 'a', 'live', '["admin"]', '[]', 1, 1, 1),
+               ('key_b', 'org_a', 'hash_b', 'pk_live_bbbb', 'b', 'live', '["keys:read"]', '[]', 1, 2, 2);
+      INSERT INTO audit_events (id, org_id, key_id, actor_key_id, action, details, at, type) VALUES
+        (1, 'org_a', 'key_a', NULL, 'created', '{"name":"a"}', 10, 'key.created'),
+        (2, 'org_a', 'key_b', 'key_a', 'created', '{"name":"b"}', 20, 'key.created'),
+        (7, 'org_a', 'key_b', 'key_a', 'updated', '{"enabled":false}', 30, 'key.disabled');`);
+    db.close();
+  }
+
+  it('rebuilds the audit trail to take sign-ins, keeping every event with its id', async () => {
+    const path = join(dir, 'old.db');
+    previousVersion(path);
+    const before = new Database(path, { readonly: true });
+    const rows = before.prepare('SELECT * FROM audit_events ORDER BY id').all();
+    before.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(store.db.prepare('SELECT * FROM audit_events ORDER BY id').all()).toEqual(rows);
+      expect((await store.listEvents('org_a', { limit: 10 })).map((e) => [e.id, e.type])).toEqual([
+        [7, 'key.disabled'],
+        [2, 'key.created'],
+        [1, 'key.created'],
+      ]);
+      await store.appendAudit({ org_id: 'org_a', key_id: 'key_b', actor_key_id: 'key_b', action: 'signed_in', details: {}, at: 40 });
+      const [signIn] = await store.listEvents('org_a', { type: 'session.created', limit: 10 });
+      expect(signIn).toMatchObject({ id: 8, key_id: 'key_b', action: 'signed_in', type: 'session.created' });
+      // Still refused: an action outside the list, and an event naming an unknown key.
+      expect(() => store.db.prepare("INSERT INTO audit_events (org_id, key_id, action, details, at) VALUES ('org_a', 'key_a', 'deleted', '{}', 50)").run()).toThrow(/CHECK/);
+      await expect(store.appendAudit({ org_id: 'org_a', key_id: 'key_gone', actor_key_id: null, action: 'created', details: {}, at: 50 })).rejects.toThrow(/FOREIGN KEY/);
+      expect(store.db.pragma('foreign_key_check')).toEqual([]);
+      const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events' ORDER BY name").pluck().all();
+      expect(indexes).toEqual(['audit_by_key', 'audit_by_org', 'audit_by_org_key', 'audit_by_org_type']);
+      expect(store.db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'audit_events_widened'").pluck().get()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps the keys a database had and gives them sessions', async () => {
+    const path = join(dir, 'old.db');
+    previousVersion(path);
+    const store = new SqliteStore(path);
+    try {
+      expect((await store.listKeys('org_a', { limit: 10, includeRevoked: false })).map((k) => k.id)).toEqual(['key_b', 'key_a']);
+      await store.insertSession({ id: 'session_hash', org_id: 'org_a', key_id: 'key_a', created_at: 100, expires_at: 200 });
+      expect(await store.touchSession('session_hash', 150, 300)).toMatchObject({ key_id: 'key_a', expires_at: 300 });
+    } finally {
+      await store.close();
     }
   });
 });

@@ -1,14 +1,17 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { type AuditEvent, type KeyRecord, type LeaseRecord, type Organization, type Plan, type StoredEvent, type Usage, type UsageBucket, eventTypeOf } from '../core/model.js';
+import { type AuditEvent, KEY_STATES, type KeyRecord, type KeyState, type LeaseRecord, type Organization, type Plan, type StoredEvent, type Usage, type UsageBucket, eventTypeOf } from '../core/model.js';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { causeOf } from '../core/errors.js';
-import type { BatchContext, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
+import type { BatchContext, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SessionRecord, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
 import { Turns } from './turns.js';
 
-/** Each entry moves the schema one version up; PRAGMA user_version records where a database stands. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Each entry moves the schema one version up; PRAGMA user_version records where a database stands.
+ * Exported for the tests that build a database of an earlier version.
+ */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE organizations (
      id TEXT PRIMARY KEY,
      name TEXT NOT NULL,
@@ -133,6 +136,40 @@ const MIGRATIONS: readonly string[] = [
      DELETE FROM key_name_rows WHERE key_id = old.id;
    END;
    INSERT OR IGNORE INTO usage (key_id, hour_window, hour_count, own_window, own_count, last_used_at) SELECT id, 0, 0, 0, 0, NULL FROM keys;`,
+  // Dashboard sessions, kept by the hash of their token. Sign-ins join the audit trail: SQLite cannot
+  // widen a CHECK, so audit_events is rebuilt with its ids, columns and indexes as they were (nothing
+  // references it, and its rows keep referencing the same keys). The state filter's partial indexes:
+  // the keys of a rarer state (disabled, with an expiry, revoked) in list order.
+  `CREATE TABLE sessions (
+     id TEXT PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+   CREATE INDEX sessions_by_key ON sessions (key_id);
+   CREATE TABLE audit_events_widened (
+     id INTEGER PRIMARY KEY,
+     org_id TEXT NOT NULL REFERENCES organizations(id),
+     key_id TEXT NOT NULL REFERENCES keys(id),
+     actor_key_id TEXT REFERENCES keys(id),
+     action TEXT NOT NULL CHECK (action IN ('created', 'revoked', 'rotated', 'updated', 'signed_in')),
+     details TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     type TEXT
+   );
+   INSERT INTO audit_events_widened (id, org_id, key_id, actor_key_id, action, details, at, type)
+     SELECT id, org_id, key_id, actor_key_id, action, details, at, type FROM audit_events ORDER BY id;
+   DROP TABLE audit_events;
+   ALTER TABLE audit_events_widened RENAME TO audit_events;
+   CREATE INDEX audit_by_key ON audit_events (key_id, at);
+   CREATE INDEX audit_by_org ON audit_events (org_id, id);
+   CREATE INDEX audit_by_org_type ON audit_events (org_id, type, id);
+   CREATE INDEX audit_by_org_key ON audit_events (org_id, key_id, id);
+   CREATE INDEX keys_disabled ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NULL AND enabled = 0;
+   CREATE INDEX keys_expiring ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NULL AND expires_at IS NOT NULL;
+   CREATE INDEX keys_revoked ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NOT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -283,6 +320,24 @@ const FILTER_WINDOW = 2_000;
 const DAY_MS = 86_400_000;
 const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
 
+/**
+ * Each state as a condition on keys k, with @now the time expiry is judged at. Written out (not as
+ * a parameter) in the statements of listByState, so that each walks its state's partial index.
+ */
+const STATE_CONDITIONS: Readonly<Record<KeyState, string>> = {
+  active: 'k.revoked_at IS NULL AND k.enabled = 1 AND (k.expires_at IS NULL OR k.expires_at > @now)',
+  disabled: 'k.revoked_at IS NULL AND k.enabled = 0',
+  expired: 'k.revoked_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= @now',
+  revoked: 'k.revoked_at IS NOT NULL',
+};
+
+/** The state filter as a parameter (@state, null for none), for the statements shared by every filter. */
+const STATE_MATCHES = `(@state IS NULL OR ${KEY_STATES.map((state) => `(@state = '${state}' AND ${STATE_CONDITIONS[state]})`).join(' OR ')})`;
+
+/** The states whose keys are few enough to have a partial index of their own (active keys are most keys). */
+const STATE_INDEXES = { disabled: 'keys_disabled', expired: 'keys_expiring', revoked: 'keys_revoked' } as const;
+type IndexedState = keyof typeof STATE_INDEXES;
+
 /** How long opening may keep retrying while other processes open or migrate the same file. */
 const OPEN_RETRY_MS = 10_000;
 
@@ -381,13 +436,13 @@ function prepareStatements(db: Database.Database) {
           ORDER BY created_at DESC, id DESC LIMIT ${FILTER_WINDOW}) w CROSS JOIN keys k ON k.id = w.id LEFT JOIN usage u ON u.key_id = k.id
       WHERE (@all OR k.revoked_at IS NULL) AND (@environment IS NULL OR k.environment = @environment)
         AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
-        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused) AND ${STATE_MATCHES}
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     listFiltered: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
       WHERE k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
         AND (@environment IS NULL OR k.environment = @environment)
         AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
-        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused) AND ${STATE_MATCHES}
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     listByEnvironment: db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k INDEXED BY keys_by_org_environment LEFT JOIN usage u ON u.key_id = k.id
       WHERE k.org_id = @org AND k.environment = @environment AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
@@ -398,13 +453,25 @@ function prepareStatements(db: Database.Database) {
       WHERE key_names MATCH @phrase AND k.org_id = @org AND (@all OR k.revoked_at IS NULL) AND (k.created_at, k.id) < (@created_at, @id)
         AND (@environment IS NULL OR k.environment = @environment)
         AND instr(lower(k.name), @name) > 0
-        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+        AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused) AND ${STATE_MATCHES}
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
     // Unused keys (every key has a usage row): found through usage_by_last_used, then ordered.
     listUnused: db.prepare(`SELECT ${KEY_COLUMNS} FROM usage u CROSS JOIN keys k ON k.id = u.key_id
       WHERE (u.last_used_at IS NULL OR u.last_used_at < @unused) AND k.org_id = @org AND (@all OR k.revoked_at IS NULL)
-        AND (k.created_at, k.id) < (@created_at, @id) AND (@environment IS NULL OR k.environment = @environment)
+        AND (k.created_at, k.id) < (@created_at, @id) AND (@environment IS NULL OR k.environment = @environment) AND ${STATE_MATCHES}
       ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+    // A rarer state: its keys come from the state's partial index, in list order, then the other filters.
+    listByState: Object.fromEntries(
+      Object.entries(STATE_INDEXES).map(([state, index]) => [
+        state,
+        db.prepare(`SELECT ${KEY_COLUMNS} FROM keys k INDEXED BY ${index} LEFT JOIN usage u ON u.key_id = k.id
+          WHERE k.org_id = @org AND ${STATE_CONDITIONS[state as IndexedState]} AND (k.created_at, k.id) < (@created_at, @id)
+            AND (@environment IS NULL OR k.environment = @environment)
+            AND (@name IS NULL OR instr(lower(k.name), @name) > 0)
+            AND (@unused IS NULL OR u.last_used_at IS NULL OR u.last_used_at < @unused)
+          ORDER BY k.created_at DESC, k.id DESC LIMIT @limit`),
+      ]),
+    ) as Record<IndexedState, Database.Statement>,
     addOutcomes: db.prepare(`INSERT INTO usage_hours (key_id, hour, org_id, admitted, rate_limited, denied) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (key_id, hour) DO UPDATE SET admitted = admitted + excluded.admitted,
         rate_limited = rate_limited + excluded.rate_limited, denied = denied + excluded.denied`),
@@ -444,6 +511,11 @@ function prepareStatements(db: Database.Database) {
     insertReveal: db.prepare('INSERT INTO reveals (id, sealed, expires_at, created_at) VALUES (@id, @sealed, @expires_at, @created_at)'),
     takeReveal: db.prepare('DELETE FROM reveals WHERE id = ? RETURNING id, sealed, expires_at, created_at'),
     hasReveal: db.prepare('SELECT EXISTS (SELECT 1 FROM reveals WHERE id = ? AND expires_at > ?)').pluck(),
+    forgetSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
+    insertSession: db.prepare('INSERT INTO sessions (id, org_id, key_id, created_at, expires_at) VALUES (@id, @org_id, @key_id, @created_at, @expires_at)'),
+    touchSession: db.prepare('UPDATE sessions SET expires_at = @until WHERE id = @id AND expires_at > @now RETURNING id, org_id, key_id, created_at, expires_at'),
+    deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+    deleteSessionsOfKey: db.prepare('DELETE FROM sessions WHERE key_id = ?'),
   };
 }
 
@@ -491,22 +563,35 @@ class SqliteOps implements StoreOps {
     return row && toKey(row);
   }
 
-  async listKeys(orgId: string, { after, limit, includeRevoked, environment, name, unusedSince }: ListOptions): Promise<KeyRecord[]> {
-    const params = { org: orgId, all: includeRevoked ? 1 : 0, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
-    if (environment !== undefined || name !== undefined || unusedSince !== undefined) {
-      const filters = { environment: environment ?? null, name: name === undefined ? null : name.toLowerCase(), unused: unusedSince ?? null };
+  async listKeys(orgId: string, { after, limit, includeRevoked, environment, name, unusedSince, state, now }: ListOptions): Promise<KeyRecord[]> {
+    if ((state === 'active' || state === 'expired') && now === undefined) throw new Error(`listing ${state} keys needs the time expiry is judged at`);
+    // A state says itself whether revoked keys belong: only `revoked` lists them, and it lists them whatever includeRevoked says.
+    const all = includeRevoked || state !== undefined ? 1 : 0;
+    const params = { org: orgId, all, created_at: after?.created_at ?? Number.MAX_SAFE_INTEGER, id: after?.id ?? '', limit };
+    // Filtered pages are never cached: `active` and `expired` change with time alone, with no write to count.
+    if (environment !== undefined || name !== undefined || unusedSince !== undefined || state !== undefined) {
+      const filters = {
+        environment: environment ?? null,
+        name: name === undefined ? null : name.toLowerCase(),
+        unused: unusedSince ?? null,
+        state: state ?? null,
+        now: now ?? null,
+      };
       const s = this.statements;
       const args = { ...params, ...filters };
-      if (name === undefined && unusedSince === undefined) return (s.listByEnvironment.all(args) as KeyRow[]).map(toKey);
+      if (name === undefined && unusedSince === undefined && state === undefined) return (s.listByEnvironment.all(args) as KeyRow[]).map(toKey);
       const newest = s.listWindow.all(args) as KeyRow[];
       if (newest.length === limit) return newest.map(toKey);
-      // A rare match: the most selective index, a name's trigrams, else the unused keys, else the environment's index in order.
+      // A rare match: the most selective index, a name's trigrams, else a rarer state's keys, else the
+      // unused keys, else the organization's index in order.
       const rows =
         name !== undefined && name.length >= 3
-          ? s.listByName.all({ ...params, ...filters, phrase: `"${name.replace(/"/g, '""')}"` })
-          : unusedSince !== undefined && name === undefined
-            ? s.listUnused.all({ ...params, ...filters })
-            : s.listFiltered.all({ ...params, ...filters });
+          ? s.listByName.all({ ...args, phrase: `"${name.replace(/"/g, '""')}"` })
+          : state !== undefined && state !== 'active'
+            ? s.listByState[state].all(args)
+            : unusedSince !== undefined && name === undefined
+              ? s.listUnused.all(args)
+              : s.listFiltered.all(args);
       return (rows as KeyRow[]).map(toKey);
     }
     // Inside a transaction the page may hold uncommitted rows: never cache those.
@@ -682,6 +767,28 @@ class SqliteOps implements StoreOps {
   async hasReveal(id: string, now: number): Promise<boolean> {
     return this.statements.hasReveal.get(id, now) === 1;
   }
+
+  async insertSession(session: SessionRecord): Promise<void> {
+    // One commit for both; inside a caller's transaction, part of it.
+    const run = () => {
+      this.statements.forgetSessions.run(session.created_at);
+      this.statements.insertSession.run(session);
+    };
+    if (this.db.inTransaction) run();
+    else this.db.transaction(run).immediate();
+  }
+
+  async touchSession(id: string, now: number, until: number): Promise<SessionRecord | undefined> {
+    return this.statements.touchSession.get({ id, now, until }) as SessionRecord | undefined;
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return this.statements.deleteSession.run(id).changes === 1;
+  }
+
+  async deleteSessionsOfKey(keyId: string): Promise<number> {
+    return this.statements.deleteSessionsOfKey.run(keyId).changes;
+  }
 }
 
 type Decide = (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<unknown>;
@@ -690,6 +797,7 @@ const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
   'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'replaceSigningKeySecret', 'pruneSigningKeys', 'serverSecret',
   'useRequestState', 'insertReveal', 'takeReveal', 'hasReveal', 'listEvents', 'usageBuckets', 'topKeys', 'pruneUsage', 'releaseLease', 'heartbeat',
+  'insertSession', 'touchSession', 'deleteSession', 'deleteSessionsOfKey',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
 /**

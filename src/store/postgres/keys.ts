@@ -1,4 +1,4 @@
-import type { KeyRecord, Organization, Plan } from '../../core/model.js';
+import type { KeyRecord, KeyState, Organization, Plan } from '../../core/model.js';
 import type { KeyLookup, ListOptions } from '../../core/store.js';
 import { type Queryable, changed, first, rows } from './query.js';
 
@@ -102,8 +102,8 @@ export async function getKey(q: Queryable, orgId: string, id: string): Promise<K
 }
 
 export async function listKeys(q: Queryable, orgId: string, options: ListOptions): Promise<KeyRecord[]> {
-  const { after, limit, includeRevoked, environment, name, unusedSince } = options;
-  if (environment !== undefined || name !== undefined || unusedSince !== undefined) return listFiltered(q, orgId, options);
+  const { after, limit, includeRevoked, environment, name, unusedSince, state } = options;
+  if (environment !== undefined || name !== undefined || unusedSince !== undefined || state !== undefined) return listFiltered(q, orgId, options);
   const page = await rows<KeyRow>(
     q,
     `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN usage u ON u.key_id = k.id
@@ -115,16 +115,36 @@ export async function listKeys(q: Queryable, orgId: string, options: ListOptions
   return page.map(toKey);
 }
 
+/** Each state as a condition on keys k; @now stands for the parameter holding the time expiry is judged at. */
+const STATE_CONDITIONS: Readonly<Record<KeyState, string>> = {
+  active: 'k.revoked_at IS NULL AND k.enabled AND (k.expires_at IS NULL OR k.expires_at > @now)',
+  disabled: 'k.revoked_at IS NULL AND NOT k.enabled',
+  expired: 'k.revoked_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= @now',
+  revoked: 'k.revoked_at IS NOT NULL',
+};
+
 /**
  * A filtered page, in the same order and keyset as an unfiltered one. Each filter given is one more
  * condition (none is a parameter tested for NULL), so the planner sees what it filters on: the
  * environment walks keys_by_org_environment; a name is a case-insensitive substring (no extension
- * needed), checked on the organization's keys in order; unused_since counts a never-used key.
+ * needed), checked on the organization's keys in order; unused_since counts a never-used key; a
+ * rarer state (disabled, expired, revoked) can walk its partial index. A state says itself whether
+ * revoked keys belong: only `revoked` lists them, whatever includeRevoked says.
  */
-async function listFiltered(q: Queryable, orgId: string, { after, limit, includeRevoked, environment, name, unusedSince }: ListOptions): Promise<KeyRecord[]> {
+async function listFiltered(q: Queryable, orgId: string, options: ListOptions): Promise<KeyRecord[]> {
+  const { after, limit, includeRevoked, environment, name, unusedSince, state, now } = options;
   const values: unknown[] = [orgId, after?.created_at ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', limit];
   const where = ['k.org_id = $1', '(k.created_at, k.id) < ($2::bigint, $3::text)'];
-  if (!includeRevoked) where.push('k.revoked_at IS NULL');
+  if (state !== undefined) {
+    where.push(
+      STATE_CONDITIONS[state].replace('@now', () => {
+        if (now === undefined) throw new Error(`listing ${state} keys needs the time expiry is judged at`);
+        return `$${values.push(now)}::bigint`;
+      }),
+    );
+  } else if (!includeRevoked) {
+    where.push('k.revoked_at IS NULL');
+  }
   if (environment !== undefined) where.push(`k.environment = $${values.push(environment)}`);
   if (name !== undefined) where.push(`strpos(lower(k.name), lower($${values.push(name)}::text)) > 0`);
   if (unusedSince !== undefined) where.push(`(u.last_used_at IS NULL OR u.last_used_at < $${values.push(unusedSince)}::bigint)`);

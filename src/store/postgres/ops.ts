@@ -4,6 +4,7 @@ import * as leases from './leases.js';
 import * as orgs from './orgs.js';
 import type { Queryable } from './query.js';
 import * as secrets from './secrets.js';
+import * as sessions from './sessions.js';
 import * as usage from './usage.js';
 
 /**
@@ -40,5 +41,9 @@ export function opsOn(q: Queryable): StoreOps {
     insertReveal: (reveal) => secrets.insertReveal(q, reveal),
     takeReveal: (id, now) => secrets.takeReveal(q, id, now),
     hasReveal: (id, now) => secrets.hasReveal(q, id, now),
+    insertSession: (session) => sessions.insertSession(q, session),
+    touchSession: (id, now, until) => sessions.touchSession(q, id, now, until),
+    deleteSession: (id) => sessions.deleteSession(q, id),
+    deleteSessionsOfKey: (keyId) => sessions.deleteSessionsOfKey(q, keyId),
   };
 }

@@ -3,9 +3,10 @@ import type { PoolClient } from 'pg';
 /**
  * Each entry moves the schema one version up; the table dispersl_schema records where a database
  * stands. Times are epoch milliseconds (bigint), as in the SQLite schema; ids sort bytewise
- * (COLLATE "C") so keyset pages come out in the same order on every backend.
+ * (COLLATE "C") so keyset pages come out in the same order on every backend. Exported for the tests
+ * that build a database of an earlier version.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE organizations (
      id text COLLATE "C" PRIMARY KEY,
      name text NOT NULL,
@@ -112,6 +113,23 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX leases_live ON leases (key_id, expires_at) WHERE released_at IS NULL;
    CREATE INDEX leases_by_expiry ON leases (expires_at);`,
+  // Dashboard sessions, kept by the hash of their token; sign-ins join the audit trail (the action
+  // CHECK, named by PostgreSQL after its table and column, is widened); the state filter's partial
+  // indexes: the keys of a rarer state (disabled, with an expiry, revoked) in list order.
+  `CREATE TABLE sessions (
+     id text COLLATE "C" PRIMARY KEY,
+     org_id text COLLATE "C" NOT NULL REFERENCES organizations(id),
+     key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
+     created_at bigint NOT NULL,
+     expires_at bigint NOT NULL
+   );
+   CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+   CREATE INDEX sessions_by_key ON sessions (key_id);
+   ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check,
+     ADD CONSTRAINT audit_events_action_check CHECK (action IN ('created', 'revoked', 'rotated', 'updated', 'signed_in'));
+   CREATE INDEX keys_disabled ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NULL AND NOT enabled;
+   CREATE INDEX keys_expiring ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NULL AND expires_at IS NOT NULL;
+   CREATE INDEX keys_revoked ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NOT NULL;`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

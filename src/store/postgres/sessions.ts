@@ -1,0 +1,30 @@
+import type { SessionRecord } from '../../core/store.js';
+import { type Queryable, changed, first } from './query.js';
+
+/** Dashboard sessions, kept by the hash of their token: every process signs in, touches and ends the same ones. */
+
+export async function insertSession(q: Queryable, session: SessionRecord): Promise<void> {
+  // One statement for both: expired sessions go as a new one comes.
+  await q.query(
+    'WITH gone AS (DELETE FROM sessions WHERE expires_at <= $4) INSERT INTO sessions (id, org_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+    [session.id, session.org_id, session.key_id, session.created_at, session.expires_at],
+  );
+}
+
+export function touchSession(q: Queryable, id: string, now: number, until: number): Promise<SessionRecord | undefined> {
+  // Every dashboard request runs it: one prepared statement that both checks and extends.
+  return first<SessionRecord>(
+    q,
+    'UPDATE sessions SET expires_at = $3 WHERE id = $1 AND expires_at > $2 RETURNING id, org_id, key_id, created_at, expires_at',
+    [id, now, until],
+    'dispersl_touch_session',
+  );
+}
+
+export async function deleteSession(q: Queryable, id: string): Promise<boolean> {
+  return (await changed(q, 'DELETE FROM sessions WHERE id = $1', [id])) === 1;
+}
+
+export function deleteSessionsOfKey(q: Queryable, keyId: string): Promise<number> {
+  return changed(q, 'DELETE FROM sessions WHERE key_id = $1', [keyId]);
+}
