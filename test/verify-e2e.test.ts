@@ -82,7 +82,8 @@ describe('an API guarded by dispersl-mcp/verify, across two serve processes on o
     expect(refused.text).not.toContain(user.secret);
     // No key at all, and a mistyped one: the contract's 401.
     expect((await rest(apiA, 'POST', '/v1/agent/chat', { body: {} })).status).toBe(401);
-    expect(errorType(await chat(apiA, `${user.secret.slice(0, -1)}x`))).toBe('INVALID_API_KEY');
+    const mistyped = `${user.secret.slice(0, -1)}${user.secret.endsWith('x') ? 'y' : 'x'}`;
+    expect(errorType(await chat(apiA, mistyped))).toBe('INVALID_API_KEY');
 
     // Revoked through MCP on one process, seen by verify on the other at the very next call.
     const mcp = await httpClient(`${b.url}/mcp`, admin.secret);
