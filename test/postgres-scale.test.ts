@@ -163,6 +163,35 @@ onPostgres('several processes on one PostgreSQL database', () => {
     expect(await stdio.fail('whoami')).toMatchObject({ type: 'REVOKED_API_KEY' });
   });
 
+  it('keeps a dashboard session across processes: signed in on one, used and signed out on another, ended by a revocation made on a third', async () => {
+    const admin = await init(box);
+    const [a, b, c] = await serveAll(3);
+    const reader = (await rest(a!.url, 'POST', '/v1/api-keys', { key: admin.secret, body: { name: 'on-call', permissions: ['keys:read'] } })).json as { id: string; secret_key: string };
+    const form = (base: string, path: string, fields: Record<string, string>, cookie = '') =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { origin: base, cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
+    const page = (base: string, cookie: string) => fetch(`${base}/dashboard`, { redirect: 'manual', headers: { cookie } });
+    const signIn = async (base: string) => (await form(base, '/dashboard/sign-in', { key: reader.secret_key })).headers.getSetCookie()[0]!.split(';')[0]!;
+
+    const cookie = await signIn(a!.url);
+    const onB = await page(b!.url, cookie);
+    expect(onB.status).toBe(200);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await onB.text())![1]!;
+    expect((await form(b!.url, '/dashboard/sign-out', { csrf }, cookie)).status).toBe(303);
+    expect((await page(a!.url, cookie)).status).toBe(303);
+
+    const again = await signIn(b!.url);
+    expect((await page(a!.url, again)).status).toBe(200);
+    expect((await rest(c!.url, 'DELETE', `/v1/keys/${reader.id}`, { key: admin.secret })).status).toBe(200);
+    const ended = await page(a!.url, again);
+    expect(ended.status).toBe(303);
+    expect(ended.headers.get('location')).toMatch(/^\/dashboard\/sign-in/);
+  });
+
   it('answers a clean INTERNAL_ERROR while PostgreSQL restarts, recovers by itself and keeps every acknowledged write', async () => {
     const admin = await init(box, ['--plan', 'enterprise', '--requests-per-hour', '100000', '--max-concurrency', '50']);
     const server = await serve(box);

@@ -30,7 +30,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   try {
     // A missing or wrong DISPERSL_SECRET_KEY fails here, before listening, rather than at the first token.
     await tokens?.signingKeys.prepare();
-    const { Reveals } = await import('../core/reveals.js');
+    const [{ Reveals }, { Sessions }] = await Promise.all([import('../core/reveals.js'), import('../core/sessions.js')]);
     const reveals = new Reveals(local.store);
     const revealUrl = (code: string) => `${publicUrl}/reveal/${code}`;
     // Secrets delivered by reveal wait in this database; this server shows them at /reveal/<code>.
@@ -56,6 +56,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
       oauth,
       health: () => local.store.writeProblem(),
       reveals: { reveals, url: revealUrl },
+      dashboard: { sessions: new Sessions(local.store, local.gate), reveals, publicUrl: config.publicUrl },
     });
     server = await startServer({ app, host: config.host, port: config.port, logger, maxConnectionsPerAddress: config.maxConnections });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);

@@ -189,6 +189,18 @@ export class Gate {
     const granted = this.grantOf(credential.token);
     const grant = granted && (await granted);
     const lookup = grant ? this.narrowed(await this.store.findById(grant.keyId), grant) : await this.store.findByHash(this.hashOf(credential.token));
+    return this.callerOf(lookup, credential);
+  }
+
+  /**
+   * The caller of a key named by id (a dashboard session's key), checked as its token would be on
+   * this request (revoked, disabled, expired, IP), charging nothing.
+   */
+  async peekKey(keyId: string, credential: Omit<Credential, 'token'>): Promise<Caller> {
+    return this.callerOf(await this.store.findById(keyId), { ...credential, token: undefined });
+  }
+
+  private callerOf(lookup: KeyLookup | undefined, credential: Credential): Caller {
     const now = this.clock();
     this.check(lookup, credential, now);
     const { key, org, usage } = lookup!;

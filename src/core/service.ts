@@ -5,7 +5,7 @@ import { BoundedCache } from './bounded-cache.js';
 import { type CeilingPaths, type RequestedRestrictions, type Restrictions, withinCeilings } from './ceilings.js';
 import { DisperslError, invalidRequest, notFound } from './errors.js';
 import { nameProblem } from './names.js';
-import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, missingGrants } from './model.js';
+import { type AuditAction, type KeyRecord, type Organization, PERMISSIONS, type Plan, canWrite, missingGrants } from './model.js';
 import { type Operation, execute, parseInput, requirePermission } from './operation.js';
 import { OPERATIONS, type OperationName, type OperationResult } from './operations/index.js';
 import type {
@@ -81,6 +81,23 @@ function requireCover(caller: Caller, permissions: readonly string[]): void {
       required: missing,
     });
   }
+}
+
+/** Whether a caller may create and change keys at all (requirePermission's rule for keys:write). */
+export function mayWrite(caller: Caller): boolean {
+  return canWrite(caller.key.permissions) && caller.key.rotated_to === null;
+}
+
+/** What a caller may do to a key, by the rules the operations below enforce: what the dashboard offers, and nothing more. */
+export function allowedActions(caller: Caller, key: KeyView, now: number): { update: boolean; disable: boolean; rotate: boolean; revoke: boolean } {
+  const mayChange =
+    mayWrite(caller) &&
+    !key.is_revoked &&
+    missingGrants(caller.key.permissions, key.permissions).length === 0 &&
+    !(caller.key.environment === 'test' && key.environment === 'live');
+  const self = key.id === caller.key.id;
+  const expired = key.expires_at !== null && Date.parse(key.expires_at) <= now;
+  return { update: mayChange, disable: mayChange && !self, rotate: mayChange && key.rotated_to === null && !expired, revoke: mayChange && !self };
 }
 
 /** A test key acts on test keys only: it may not obtain a live secret, nor revoke, rotate or disable a live key. */

@@ -173,8 +173,6 @@ export interface StoreOps {
   touchSession(id: string, now: number, until: number): Promise<SessionRecord | undefined>;
   /** Ends a session; answers whether one was there. */
   deleteSession(id: string): Promise<boolean>;
-  /** Ends every session a key signed in (its revocation, a sign-out everywhere); answers how many. */
-  deleteSessionsOfKey(keyId: string): Promise<number>;
 }
 
 /**

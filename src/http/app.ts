@@ -7,6 +7,8 @@ import type { McpDispatcher } from '../mcp/protocol.js';
 import type { RequestStates } from '../mcp/request-state.js';
 import type { Reveals } from '../core/reveals.js';
 import { revealPages } from './reveal-page.js';
+import type { Sessions } from '../core/sessions.js';
+import { dashboardApp } from '../dashboard/app.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_DEPTH } from './body.js';
 import type { AppEnv } from './env.js';
 import { mcpEndpoint, mcpMethodNotAllowed } from './mcp.js';
@@ -47,6 +49,8 @@ export interface AppOptions {
   health?: () => Promise<{ error: string; code?: string } | undefined>;
   /** Secret delivery by reveal: the one-time pages (/reveal/<code>) and remote mode's deposits (POST /v1/reveals). */
   reveals?: { reveals: Reveals; url(code: string): string };
+  /** The web dashboard at /dashboard (and / redirecting there): its sessions, and where its new secrets wait to be shown once. */
+  dashboard?: { sessions: Sessions; reveals: Reveals; publicUrl: string | undefined };
 }
 
 const MCP_PATHS = [
@@ -106,7 +110,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   const modern = new ModernDispatcher({ dispatcher, states: options.requestStates, logger });
   const mcpOptions = { gate, service, dispatcher, modern, clock, bodyLimit: limit, maxDepth, logger };
-  const origin = mcpOrigin({ loopbackBind: isLoopbackName(options.host ?? '127.0.0.1') });
+  const loopbackBind = isLoopbackName(options.host ?? '127.0.0.1');
+  const origin = mcpOrigin({ loopbackBind });
   for (const endpoint of MCP_ROUTES) {
     app.post(endpoint.path, origin, mcpEndpoint(mcpOptions, { keyFrom: endpoint.keyFrom, readOnly: readOnly || endpoint.readOnly }));
     app.all(endpoint.path, mcpMethodNotAllowed());
@@ -116,6 +121,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     const pages = revealPages({ reveals: options.reveals.reveals, clock });
     app.get('/reveal/:code', pages.show);
     app.post('/reveal/:code', pages.take);
+  }
+
+  if (options.dashboard) {
+    const { publicUrl } = options.dashboard;
+    const secure = publicUrl?.startsWith('https:') ?? false;
+    app.get('/dashboard/', (c) => c.redirect('/dashboard', 301));
+    app.route('/dashboard', dashboardApp({ ...options.dashboard, service, readOnly, clock, logger, secure, loopbackBind }));
+    app.get('/', (c) => c.redirect('/dashboard', 302));
   }
 
   app.use('/v1/*', bodyLimit({ limit }));

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import type { Credential } from '../core/auth.js';
 import { parseToken, tokenStart } from '../core/tokens.js';
 import { type AppContext, headerOf, incomingOf } from './env.js';
@@ -17,7 +18,7 @@ export function headerToken(c: AppContext): string | undefined {
  * The peer address of the TCP connection. Forwarding headers are not trusted: anyone can send
  * them, and an IP allowlist that believed them would allow everyone.
  */
-export function clientIp(c: AppContext): string {
+export function clientIp(c: Context): string {
   return incomingOf(c)?.socket?.remoteAddress ?? '';
 }
 

@@ -25,7 +25,7 @@ export interface AppEnv {
 export type AppContext = Context<AppEnv>;
 
 /** The Node request behind a context, when there is one (not under `app.request()` without bindings). */
-export function incomingOf(c: AppContext): IncomingMessage | undefined {
+export function incomingOf(c: Context): IncomingMessage | undefined {
   return (c.env as NodeBindings | undefined)?.incoming;
 }
 

@@ -3,6 +3,7 @@ import type { Handler } from 'hono';
 import type { Reveals } from '../core/reveals.js';
 import { clientIp } from './credential.js';
 import type { AppContext, AppEnv } from './env.js';
+import { Misses } from './misses.js';
 
 /**
  * `GET /reveal/<code>`: a page with one button; `POST /reveal/<code>`: the secret, once (then 410).
@@ -38,31 +39,19 @@ export interface RevealPageOptions {
 }
 
 export function revealPages({ reveals, clock = Date.now }: RevealPageOptions): { show: Handler<AppEnv>; take: Handler<AppEnv> } {
-  const misses = new Map<string, { count: number; since: number }>();
-  const limited = (ip: string): boolean => {
-    const entry = misses.get(ip);
-    return entry !== undefined && clock() - entry.since < MISS_WINDOW_MS && entry.count >= MAX_MISSES;
-  };
-  const miss = (ip: string): void => {
-    const now = clock();
-    const entry = misses.get(ip);
-    if (entry === undefined || now - entry.since >= MISS_WINDOW_MS) {
-      if (misses.size > 10_000) misses.clear();
-      misses.set(ip, { count: 1, since: now });
-    } else entry.count++;
-  };
+  const misses = new Misses(MAX_MISSES, MISS_WINDOW_MS, clock);
   const wantsJson = (c: AppContext) => (c.req.header('accept') ?? '').includes('application/json');
   const tooMany = (c: AppContext) => {
-    c.header('Retry-After', String(Math.ceil(MISS_WINDOW_MS / 1000)));
+    c.header('Retry-After', String(misses.retryAfterSeconds));
     if (wantsJson(c)) return c.json({ error: { code: 429, type: 'RATE_LIMIT_EXCEEDED', message: 'Too many unknown reveal codes from this address', details: {} } }, 429);
     return page(c, 429, 'Too many attempts', '<h1>Too many attempts</h1><p>Try again later.</p>');
   };
   return {
     async show(c) {
       const ip = clientIp(c);
-      if (limited(ip)) return tooMany(c);
+      if (misses.limited(ip)) return tooMany(c);
       if (!(await reveals.waiting(c.req.param('code') ?? ''))) {
-        miss(ip);
+        misses.miss(ip);
         return page(c, 410, 'Link used or expired', GONE);
       }
       return page(
@@ -74,10 +63,10 @@ export function revealPages({ reveals, clock = Date.now }: RevealPageOptions): {
     },
     async take(c) {
       const ip = clientIp(c);
-      if (limited(ip)) return tooMany(c);
+      if (misses.limited(ip)) return tooMany(c);
       const secret = await reveals.take(c.req.param('code') ?? '');
       if (secret === undefined) {
-        miss(ip);
+        misses.miss(ip);
         if (wantsJson(c)) {
           c.header('Cache-Control', 'no-store');
           return c.json({ error: { code: 404, type: 'NOT_FOUND', message: 'This reveal code is unknown, already used or expired', details: {} } }, 410);

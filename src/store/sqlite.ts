@@ -148,7 +148,6 @@ export const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
-   CREATE INDEX sessions_by_key ON sessions (key_id);
    CREATE TABLE audit_events_widened (
      id INTEGER PRIMARY KEY,
      org_id TEXT NOT NULL REFERENCES organizations(id),
@@ -515,7 +514,6 @@ function prepareStatements(db: Database.Database) {
     insertSession: db.prepare('INSERT INTO sessions (id, org_id, key_id, created_at, expires_at) VALUES (@id, @org_id, @key_id, @created_at, @expires_at)'),
     touchSession: db.prepare('UPDATE sessions SET expires_at = @until WHERE id = @id AND expires_at > @now RETURNING id, org_id, key_id, created_at, expires_at'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
-    deleteSessionsOfKey: db.prepare('DELETE FROM sessions WHERE key_id = ?'),
   };
 }
 
@@ -785,10 +783,6 @@ class SqliteOps implements StoreOps {
   async deleteSession(id: string): Promise<boolean> {
     return this.statements.deleteSession.run(id).changes === 1;
   }
-
-  async deleteSessionsOfKey(keyId: string): Promise<number> {
-    return this.statements.deleteSessionsOfKey.run(keyId).changes;
-  }
 }
 
 type Decide = (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<unknown>;
@@ -797,7 +791,7 @@ const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
   'rotateKey', 'updateKey', 'appendAudit', 'listSigningKeys', 'insertSigningKey', 'retireSigningKey', 'replaceSigningKeySecret', 'pruneSigningKeys', 'serverSecret',
   'useRequestState', 'insertReveal', 'takeReveal', 'hasReveal', 'listEvents', 'usageBuckets', 'topKeys', 'pruneUsage', 'releaseLease', 'heartbeat',
-  'insertSession', 'touchSession', 'deleteSession', 'deleteSessionsOfKey',
+  'insertSession', 'touchSession', 'deleteSession',
 ] as const satisfies ReadonlyArray<keyof StoreOps>;
 
 /**

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/core/log.js';
 import { McpDispatcher } from '../../src/mcp/protocol.js';
 import { createToolRunner } from '../../src/mcp/run-tool.js';
 import { Reveals } from '../../src/core/reveals.js';
+import { Sessions } from '../../src/core/sessions.js';
 import { type OrgSetup, type World, createWorld } from '../../src/testing/fixtures.js';
 
 /** An HTTP exchange as a test reads it. */
@@ -66,10 +67,11 @@ export async function answerOf(response: Response): Promise<Answer> {
   return { status: response.status, headers: response.headers, text, json: jsonOf(text) };
 }
 
-export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> = {}): Promise<AppWorld> {
+export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> & { publicUrl?: string } = {}): Promise<AppWorld> {
   const world = await createWorld(setup);
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('debug', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
+  const reveals = new Reveals(world.store, world.clock.read);
   const dispatcher = new McpDispatcher({ version: '0.0.0-test', logger, runner: async () => createToolRunner({ logger }) });
   const app = createApp({
     gate: world.gate,
@@ -78,7 +80,8 @@ export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readO
     logger,
     version: '0.0.0-test',
     clock: world.clock.read,
-    reveals: { reveals: new Reveals(world.store, world.clock.read), url: (code) => `http://127.0.0.1/reveal/${code}` },
+    reveals: { reveals, url: (code) => `http://127.0.0.1/reveal/${code}` },
+    dashboard: { sessions: new Sessions(world.store, world.gate, world.clock.read), reveals, publicUrl: setup.publicUrl },
     readOnly: setup.readOnly,
     bodyLimit: setup.bodyLimit,
     maxDepth: setup.maxDepth,

@@ -44,6 +44,5 @@ export function opsOn(q: Queryable): StoreOps {
     insertSession: (session) => sessions.insertSession(q, session),
     touchSession: (id, now, until) => sessions.touchSession(q, id, now, until),
     deleteSession: (id) => sessions.deleteSession(q, id),
-    deleteSessionsOfKey: (keyId) => sessions.deleteSessionsOfKey(q, keyId),
   };
 }

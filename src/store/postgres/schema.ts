@@ -124,7 +124,6 @@ export const MIGRATIONS: readonly string[] = [
      expires_at bigint NOT NULL
    );
    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
-   CREATE INDEX sessions_by_key ON sessions (key_id);
    ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check,
      ADD CONSTRAINT audit_events_action_check CHECK (action IN ('created', 'revoked', 'rotated', 'updated', 'signed_in'));
    CREATE INDEX keys_disabled ON keys (org_id, created_at DESC, id DESC) WHERE revoked_at IS NULL AND NOT enabled;

@@ -24,7 +24,3 @@ export function touchSession(q: Queryable, id: string, now: number, until: numbe
 export async function deleteSession(q: Queryable, id: string): Promise<boolean> {
   return (await changed(q, 'DELETE FROM sessions WHERE id = $1', [id])) === 1;
 }
-
-export function deleteSessionsOfKey(q: Queryable, keyId: string): Promise<number> {
-  return changed(q, 'DELETE FROM sessions WHERE key_id = $1', [keyId]);
-}

@@ -1,0 +1,81 @@
+import { gzipSync } from 'node:zlib';
+import type { Context } from 'hono';
+import type { Clock } from '../core/auth.js';
+import { DisperslError, type Issue } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { OperationName, OperationResult } from '../core/operations/index.js';
+import type { Reveals } from '../core/reveals.js';
+import type { KeyService } from '../core/service.js';
+import type { Sessions } from '../core/sessions.js';
+import type { DashboardContext } from './guard.js';
+
+export interface DashboardDeps {
+  sessions: Sessions;
+  service: KeyService;
+  /** Where a new key's secret waits, sealed, between the form that made it and the page that shows it once. */
+  reveals: Reveals;
+  /** A server started with --read-only: no write is offered or taken. */
+  readOnly: boolean;
+  /** DISPERSL_PUBLIC_URL, when the server sits behind a proxy: the origin forms must come from. */
+  publicUrl: string | undefined;
+  /** The server is bound to loopback: only loopback names (or the public URL's) are taken as Host. */
+  loopbackBind: boolean;
+  /** Cookies carry Secure (the public URL is https). */
+  secure: boolean;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A client that takes gzip (and did not refuse it with q=0). */
+export function acceptsGzip(c: Context): boolean {
+  const accepted = c.req.header('accept-encoding') ?? '';
+  return /\bgzip\b/.test(accepted) && !/\bgzip\s*;\s*q=0(\.0*)?\s*(,|$)/.test(accepted);
+}
+
+/**
+ * An HTML page: Hono's JSX renders and escapes; the doctype is ours. Compressed in one call rather
+ * than through a stream: a page is a few kilobytes, already whole, and a CompressionStream per page
+ * costs as much as rendering it.
+ */
+export function render(c: DashboardContext, page: unknown, status: 200 | 400 | 403 | 404 | 409 | 429 | 500 = 200): Response {
+  const html = `<!doctype html>${String(page)}`;
+  c.header('Vary', 'Accept-Encoding');
+  if (html.length < 1024 || !acceptsGzip(c)) return c.html(html, status);
+  return c.body(gzipSync(html), status, { 'Content-Type': 'text/html; charset=UTF-8', 'Content-Encoding': 'gzip' });
+}
+
+/** An operation as the signed-in key, uncharged: the same checks, rules and audit trail as over REST or MCP. */
+export function run<N extends OperationName>(c: DashboardContext, deps: DashboardDeps, name: N, input?: unknown): Promise<OperationResult<N>> {
+  return deps.service.execute(name, c.get('session').caller, input);
+}
+
+/** What a failed form shows: the contract's message and, for invalid input, each field's problem. */
+export interface FormProblem {
+  message: string;
+  issues?: Issue[] | undefined;
+  status: 400 | 403 | 404 | 409 | 429;
+}
+
+/** A typed error of the core as a form problem; anything else is not the user's to read, and rethrown. */
+export function problemOf(err: unknown): FormProblem {
+  if (!(err instanceof DisperslError)) throw err;
+  const issues = (err.details as { issues?: Issue[] }).issues;
+  const status = ([400, 403, 404, 409, 429] as const).find((s) => s === err.status) ?? 400;
+  return { message: err.message, issues, status };
+}
+
+/** A form's text fields (files are not taken). */
+export async function formOf(c: DashboardContext): Promise<Record<string, string | string[]>> {
+  const body = await c.req.parseBody({ all: true });
+  const fields: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (typeof value === 'string') fields[name] = value;
+    else if (Array.isArray(value)) fields[name] = value.filter((v): v is string => typeof v === 'string');
+  }
+  return fields;
+}
+
+export function field(form: Record<string, string | string[]>, name: string): string {
+  const value = form[name];
+  return (Array.isArray(value) ? value[0] : value)?.trim() ?? '';
+}

@@ -1,0 +1,222 @@
+import type { Hono } from 'hono';
+import type { EventList, Usage } from '../../core/activity.js';
+import type { KeyView } from '../../core/schemas.js';
+import { allowedActions } from '../../core/service.js';
+import { DEFAULT_GRACE_SECONDS } from '../../core/schemas.js';
+import { UsageChart } from '../chart.js';
+import { formatSeconds, formatTime } from '../format.js';
+import type { DashboardContext, DashboardEnv } from '../guard.js';
+import { Layout, Problem, Select } from '../layout.js';
+import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run } from '../page.js';
+import { EventsTable, type KeyLabels, keyLabels } from './events.js';
+import { StateBadge } from './keys.js';
+import { showSecretOnce } from './secret.js';
+import { usageSpans } from './usage.js';
+
+const GRACE_CHOICES = [0, 3_600, 86_400, 604_800].map((s) => [String(s), s === 0 ? 'no time: revoke it now' : formatSeconds(s)] as const);
+
+/** What an action that succeeded says on the page it returns to. */
+const DONE = new Map([
+  ['renamed', 'The key was renamed.'],
+  ['enabled', 'The key was enabled: requests with it work again.'],
+  ['disabled', 'The key was disabled: every request with it fails until it is enabled again.'],
+  ['revoked', 'The key was revoked: every request with it fails from now on.'],
+]);
+
+interface KeyPageData {
+  key: KeyView;
+  usage: { hourly: Usage; daily: Usage };
+  events: EventList;
+  labels: KeyLabels;
+}
+
+function Details({ view: key, now }: { view: KeyView; now: number }) {
+  const rows: Array<[string, unknown]> = [
+    ['Id', <span class="mono">{key.id}</span>],
+    ['State', <StateBadge view={key} now={now} />],
+    ['Environment', key.environment],
+    ['Key', <span class="mono">{key.start}…</span>],
+    ['Permissions', key.permissions.join(', ')],
+    ['Allowed IPs', key.allowed_ips.length === 0 ? 'any' : key.allowed_ips.join(', ')],
+    ['Own rate limit', key.rate_limit === null ? 'none (the plan’s hourly quota applies)' : `${key.rate_limit.max} requests per ${formatSeconds(key.rate_limit.window_ms / 1000)}`],
+    ['Expires', formatTime(key.expires_at)],
+    ['Last used', formatTime(key.last_used_at)],
+    ['Created', formatTime(key.created_at)],
+    ['Updated', formatTime(key.updated_at)],
+  ];
+  if (key.revoked_at !== null) rows.push(['Revoked', formatTime(key.revoked_at)]);
+  if (key.rotated_from !== null) rows.push(['Rotated from', <a href={`/dashboard/keys/${key.rotated_from}`}>{key.rotated_from}</a>]);
+  if (key.rotated_to !== null) rows.push(['Rotated to', <a href={`/dashboard/keys/${key.rotated_to}`}>{key.rotated_to}</a>]);
+  return (
+    <dl class="details">
+      {rows.map(([term, value]) => (
+        <>
+          <dt>{term}</dt>
+          <dd>{value}</dd>
+        </>
+      ))}
+    </dl>
+  );
+}
+
+function Actions({ view: key, csrf, allowed }: { view: KeyView; csrf: string; allowed: ReturnType<typeof allowedActions> }) {
+  const action = (verb: string) => `/dashboard/keys/${key.id}/${verb}`;
+  const token = <input type="hidden" name="csrf" value={csrf} />;
+  return (
+    <div class="actions">
+      {allowed.update && (
+        <form class="card" method="post" action={action('update')}>
+          <h3>Rename</h3>
+          {token}
+          <div class="field">
+            <label for="rename">New name</label>
+            <input id="rename" name="name" type="text" value={key.name} required maxlength={100} />
+          </div>
+          <button type="submit">Rename</button>
+        </form>
+      )}
+      {(key.enabled ? allowed.disable : allowed.update) && (
+        <form class="card" method="post" action={action('update')}>
+          <h3>{key.enabled ? 'Disable' : 'Enable'}</h3>
+          {token}
+          <input type="hidden" name="enabled" value={key.enabled ? 'false' : 'true'} />
+          <p class="hint">{key.enabled ? 'Every request with it fails (DISABLED_API_KEY) until you enable it again.' : 'Requests with it work again.'}</p>
+          <button type="submit" class="secondary">
+            {key.enabled ? 'Disable key' : 'Enable key'}
+          </button>
+        </form>
+      )}
+      {allowed.rotate && (
+        <form class="card" method="post" action={action('rotate')}>
+          <h3>Rotate</h3>
+          {token}
+          <div class="field">
+            <label for="grace">The old key keeps working for</label>
+            <Select id="grace" name="grace_period_seconds" options={GRACE_CHOICES} value={String(DEFAULT_GRACE_SECONDS)} />
+          </div>
+          <p class="hint">A new key with the same settings replaces it; its secret is shown once.</p>
+          <button type="submit">Rotate key</button>
+        </form>
+      )}
+      {allowed.revoke && (
+        <form class="card" method="post" action={action('revoke')}>
+          <h3>Revoke</h3>
+          {token}
+          <div class="field">
+            <label for="confirm-name">Type the key’s name to confirm</label>
+            <input id="confirm-name" name="confirm_name" type="text" autocomplete="off" required data-confirm-name={key.name} aria-describedby="revoke-hint" />
+            <p class="hint" id="revoke-hint">
+              Every request with <strong>{key.name}</strong> fails from then on. This cannot be undone.
+            </p>
+          </div>
+          <button type="submit" class="danger">
+            Revoke key
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+async function load(c: DashboardContext, deps: DashboardDeps, id: string): Promise<KeyPageData> {
+  const key = await run(c, deps, 'getKey', { id });
+  const [usage, events] = await Promise.all([usageSpans(c, deps, id), run(c, deps, 'listEvents', { key_id: id, limit: 20 })]);
+  const labels = await keyLabels(c, deps, events.events.map((e) => e.actor_key_id));
+  labels.set(key.id, key);
+  return { key, usage, events, labels };
+}
+
+function KeyPage({ data, c, deps, notice, problem }: { data: KeyPageData; c: DashboardContext; deps: DashboardDeps; notice?: string | undefined; problem?: FormProblem | undefined }) {
+  const { key, usage, events, labels } = data;
+  const session = c.get('session');
+  const now = deps.clock();
+  const allowed = allowedActions(session.caller, key, now);
+  const anything = !deps.readOnly && (allowed.update || allowed.rotate || allowed.revoke);
+  return (
+    <Layout title={key.name} session={session} section="keys">
+      <p>
+        <a href="/dashboard">← Keys</a>
+      </p>
+      <h1>{key.name}</h1>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {problem && <Problem message={problem.message} issues={problem.issues} />}
+      <Details view={key} now={now} />
+      {anything && (
+        <>
+          <h2>Change this key</h2>
+          <Actions view={key} csrf={session.csrf} allowed={allowed} />
+        </>
+      )}
+      <h2>Usage</h2>
+      <UsageChart id="usage-hourly" title="Last 48 hours, by hour" usage={usage.hourly} granularity="hour" />
+      <UsageChart id="usage-daily" title="Last 90 days, by day" usage={usage.daily} granularity="day" />
+      <h2>Events</h2>
+      <EventsTable events={events.events} labels={labels} />
+      {events.next_cursor !== null && (
+        <p class="pager">
+          <a href={`/dashboard/events?key_id=${key.id}`}>All events of this key →</a>
+        </p>
+      )}
+    </Layout>
+  );
+}
+
+export function keyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
+  /** The key page again, with what went wrong (or nothing, if the key cannot be read). */
+  const again = async (c: DashboardContext, id: string, problem: FormProblem) => {
+    try {
+      return render(c, <KeyPage data={await load(c, deps, id)} c={c} deps={deps} problem={problem} />, problem.status);
+    } catch (err) {
+      const missing = problemOf(err);
+      return render(c, <Layout title="Key" session={c.get('session')}><Problem message={missing.message} /></Layout>, missing.status);
+    }
+  };
+  /** Runs a change; on success back to the key page saying what happened, on failure the page with the reason. */
+  const change = (verb: string, act: (c: DashboardContext, id: string, form: Record<string, string | string[]>) => Promise<Response>) => {
+    app.post(`/keys/:id/${verb}`, async (c) => {
+      const id = c.req.param('id');
+      if (deps.readOnly) return again(c, id, { message: 'This server is read-only: keys cannot be changed here.', status: 403 });
+      try {
+        return await act(c, id, await formOf(c));
+      } catch (err) {
+        return again(c, id, problemOf(err));
+      }
+    });
+  };
+
+  app.get('/keys/:id', async (c) => {
+    const id = c.req.param('id');
+    try {
+      const data = await load(c, deps, id);
+      return render(c, <KeyPage data={data} c={c} deps={deps} notice={DONE.get(c.req.query('done') ?? '')} />);
+    } catch (err) {
+      return again(c, id, problemOf(err));
+    }
+  });
+
+  change('update', async (c, id, form) => {
+    const enabled = field(form, 'enabled');
+    const input = enabled === '' ? { id, name: field(form, 'name') } : { id, enabled: enabled === 'true' };
+    await run(c, deps, 'updateKey', input);
+    return c.redirect(`/dashboard/keys/${id}?done=${'name' in input ? 'renamed' : input.enabled ? 'enabled' : 'disabled'}`, 303);
+  });
+
+  change('revoke', async (c, id, form) => {
+    const key = await run(c, deps, 'getKey', { id });
+    if (field(form, 'confirm_name') !== key.name) {
+      return again(c, id, { message: 'The name typed does not match the key’s name: the key was not revoked.', status: 400 });
+    }
+    await run(c, deps, 'revokeKey', { id });
+    return c.redirect(`/dashboard/keys/${id}?done=revoked`, 303);
+  });
+
+  change('rotate', async (c, id, form) => {
+    const grace = field(form, 'grace_period_seconds');
+    const rotated = await run(c, deps, 'rotateKey', { id, grace_period_seconds: grace === '' ? undefined : Number(grace) });
+    return showSecretOnce(c, deps, rotated.key.id, rotated.secret);
+  });
+}

@@ -1,0 +1,54 @@
+import type { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { REVEAL_TTL_MS } from '../../core/reveals.js';
+import { type DashboardContext, type DashboardEnv, cookieOptions } from '../guard.js';
+import { Layout } from '../layout.js';
+import { type DashboardDeps, render, run } from '../page.js';
+
+/**
+ * A new key's secret is shown once, on a page of its own that a reload cannot show again: the form
+ * that made the key parks the secret sealed (a one-time reveal), hands the browser the reveal's code
+ * in a cookie for the dashboard's paths only, and redirects; the page takes the reveal and drops the
+ * cookie. The secret is never in a URL, the browser's history or a cache, and the form is never
+ * posted twice by a reload (which would make a second key).
+ */
+const SECRET_COOKIE = 'dispersl_new_secret';
+
+export async function showSecretOnce(c: DashboardContext, deps: DashboardDeps, keyId: string, secret: string): Promise<Response> {
+  const { code } = await deps.reveals.deposit(secret);
+  setCookie(c, SECRET_COOKIE, code, cookieOptions(deps.secure, Math.floor(REVEAL_TTL_MS / 1000)));
+  return c.redirect(`/dashboard/keys/${keyId}/secret`, 303);
+}
+
+export function secretRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
+  app.get('/keys/:id/secret', async (c) => {
+    const id = c.req.param('id');
+    const code = getCookie(c, SECRET_COOKIE);
+    if (code !== undefined) deleteCookie(c, SECRET_COOKIE, cookieOptions(deps.secure));
+    const secret = code === undefined ? undefined : await deps.reveals.take(code);
+    const key = secret === undefined ? undefined : await run(c, deps, 'getKey', { id });
+    // Only the secret of this key, of the signed-in organization: anything else is not shown.
+    if (secret === undefined || key === undefined || !secret.startsWith(key.start) || !(await deps.service.holdsSecret(c.get('session').caller, secret))) {
+      return c.redirect(`/dashboard/keys/${id}`, 303);
+    }
+    return render(
+      c,
+      <Layout title="New key" session={c.get('session')} section="keys">
+        <h1>Your new key: {key.name}</h1>
+        <section class="secret" aria-labelledby="secret-title">
+          <h2 id="secret-title">Copy the secret now — you will not see it again</h2>
+          <p>Only a hash of it is kept: no one can show it to you later. Store it where it will be used (a secret store, a password manager, a CI secret).</p>
+          <code id="secret">{secret}</code>
+          <button type="button" data-copy="secret">
+            Copy
+          </button>
+        </section>
+        <p>
+          <a class="button secondary" href={`/dashboard/keys/${id}`}>
+            I have stored it
+          </a>
+        </p>
+      </Layout>,
+    );
+  });
+}
