@@ -58,7 +58,8 @@ describe('dashboard sessions', () => {
     expect(cookie).toMatch(/; HttpOnly/);
     expect(cookie).toMatch(/; SameSite=Strict/);
     expect(cookie).toMatch(/; Path=\/dashboard/);
-    expect(cookie).toMatch(/; Max-Age=43200/);
+    // A browser-session cookie: the server, not the browser, ends a session idle for 12 hours.
+    expect(cookie).not.toMatch(/Max-Age|Expires/i);
     expect(cookie).not.toMatch(/Secure/);
     const token = cookie.split(';')[0]!.split('=')[1]!;
     expect(w.count('sessions')).toBe(1);
@@ -175,6 +176,22 @@ describe('dashboard sessions', () => {
     expect((await visit(w, 'GET', '/dashboard', { cookie })).status).toBe(303);
   });
 
+  it('replaces the session a browser had when it signs in again', async () => {
+    const w = await appWorld();
+    const first = await signIn(w, w.tenant.adminSecret);
+    const again = await visit(w, 'POST', '/dashboard/sign-in', { cookie: first.cookie, form: { key: w.tenant.adminSecret } });
+    expect(again.status).toBe(303);
+    expect(w.count('sessions')).toBe(1);
+    expect((await visit(w, 'GET', '/dashboard', { cookie: first.cookie })).status).toBe(303);
+  });
+
+  it('keeps the session a browser had when a sign-in fails', async () => {
+    const w = await appWorld();
+    const { cookie } = await signIn(w, w.tenant.adminSecret);
+    expect((await visit(w, 'POST', '/dashboard/sign-in', { cookie, form: { key: 'pk_live_wrong' } })).status).toBe(400);
+    expect((await visit(w, 'GET', '/dashboard', { cookie })).status).toBe(200);
+  });
+
   it('is never a credential for /v1, /mcp or /ot', async () => {
     const w = await appWorld();
     const { cookie } = await signIn(w, w.tenant.adminSecret);
@@ -220,6 +237,64 @@ describe('dashboard writes', () => {
     expect(again.text).not.toContain(secret);
     expect((await w.ask('GET', '/v1/me', { key: secret })).status).toBe(200);
     expect(w.count('keys')).toBe(2);
+  });
+
+  it('moves the session to the successor when the signed-in key rotates itself, even with no grace', async () => {
+    const w = await appWorld();
+    for (const grace of ['0', '3600']) {
+      const own = await makeKey(w, { name: `my laptop ${grace}`, permissions: ['keys:read', 'keys:write'] });
+      const { cookie, csrf } = await signIn(w, own.secret);
+      const rotated = await visit(w, 'POST', `/dashboard/keys/${own.id}/rotate`, { cookie, form: { csrf, grace_period_seconds: grace } });
+      expect(rotated.status).toBe(303);
+      const next = rotated.cookies.find((c) => c.startsWith('dispersl_session='))!.split(';')[0]!;
+      const parked = rotated.cookies.find((c) => c.startsWith('dispersl_new_secret='))!.split(';')[0]!;
+      const shown = await visit(w, 'GET', rotated.location!, { cookie: `${next}; ${parked}` });
+      expect(shown.status).toBe(200);
+      const secret = /<code id="secret">([^<]+)<\/code>/.exec(shown.text)![1]!;
+      expect((await w.ask('GET', '/v1/me', { key: secret })).status).toBe(200);
+      // The new session may still write; the old one is gone.
+      expect((await visit(w, 'GET', '/dashboard', { cookie: next })).text).toContain('New key');
+      expect((await visit(w, 'GET', '/dashboard', { cookie })).status).toBe(303);
+    }
+  });
+
+  it('takes nothing from a waiting secret for a page that names no key of this organization', async () => {
+    const w = await appWorld();
+    const { cookie, csrf } = await signIn(w, w.tenant.adminSecret);
+    const created = await visit(w, 'POST', '/dashboard/keys', { cookie, form: { csrf, name: 'waiting', permissions: 'keys:read' } });
+    const both = `${cookie}; ${created.cookies.find((c) => c.startsWith('dispersl_new_secret='))!.split(';')[0]}`;
+    for (const path of ['/dashboard/keys/not-a-key/secret', '/dashboard/keys/key_doesnotexist/secret', '/dashboard/keys/%0d%0aLocation:x/secret']) {
+      expect(await visit(w, 'GET', path, { cookie: both })).toMatchObject({ status: 303, location: '/dashboard' });
+    }
+    expect((await visit(w, 'GET', created.location!, { cookie: both })).text).toMatch(/<code id="secret">pk_/);
+  });
+
+  it('forgets a waiting secret at sign-out', async () => {
+    const w = await appWorld();
+    const { cookie, csrf } = await signIn(w, w.tenant.adminSecret);
+    await visit(w, 'POST', '/dashboard/keys', { cookie, form: { csrf, name: 'unseen', permissions: 'keys:read' } });
+    const out = await visit(w, 'POST', '/dashboard/sign-out', { cookie, form: { csrf } });
+    expect(out.cookies.some((c) => c.startsWith('dispersl_new_secret=;'))).toBe(true);
+  });
+
+  it('refuses an enabled value other than true or false, changing nothing', async () => {
+    const w = await appWorld();
+    const target = await makeKey(w, { name: 'target', permissions: ['keys:read'] });
+    const { cookie, csrf } = await signIn(w, w.tenant.adminSecret);
+    const answer = await visit(w, 'POST', `/dashboard/keys/${target.id}/update`, { cookie, form: { csrf, enabled: 'yes' } });
+    expect(answer.status).toBe(400);
+    expect(answer.text).toContain('enabled: must be true or false');
+    expect((await w.ask('GET', '/v1/me', { key: target.secret })).status).toBe(200);
+  });
+
+  it('charts only the days usage is kept, when fewer than 90', async () => {
+    const w = await appWorld({ usageDays: 30 });
+    const { cookie } = await signIn(w, w.tenant.adminSecret);
+    for (const path of ['/dashboard/usage', `/dashboard/keys/${w.tenant.adminId}`]) {
+      const page = await visit(w, 'GET', path, { cookie });
+      expect(page.status).toBe(200);
+      expect(page.text).toContain('Last 30 days, by day');
+    }
   });
 
   it('keeps the form and names each field that is wrong', async () => {

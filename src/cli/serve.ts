@@ -56,7 +56,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
       oauth,
       health: () => local.store.writeProblem(),
       reveals: { reveals, url: revealUrl },
-      dashboard: { sessions: new Sessions(local.store, local.gate), reveals, publicUrl: config.publicUrl },
+      dashboard: { sessions: new Sessions(local.store, local.gate), reveals, publicUrl: config.publicUrl, usageDays: config.usageDays },
     });
     server = await startServer({ app, host: config.host, port: config.port, logger, maxConnectionsPerAddress: config.maxConnections });
     if (config.publicUrl === undefined) publicUrl = localUrl(config.host, server.port);

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { nameProblem } from './names.js';
 import { ERROR_TYPES } from './errors.js';
-import { KEY_STATES } from './model.js';
+import { KEY_STATES, type KeyState } from './model.js';
 
 /** The error types, as a list zod can enumerate. */
 export const ERROR_TYPE_NAMES = [...ERROR_TYPES] as [(typeof ERROR_TYPES)[number], ...Array<(typeof ERROR_TYPES)[number]>];
@@ -171,6 +171,14 @@ export const KeyView = z.object({
   rotated_to: z.string().nullable(),
 });
 export type KeyView = z.infer<typeof KeyView>;
+
+/** The one word a key's state reads as, in the order the gate checks it (what list_keys' state filter means). */
+export function stateOf(key: KeyView, now: number): KeyState {
+  if (key.is_revoked) return 'revoked';
+  if (!key.enabled) return 'disabled';
+  if (key.expires_at !== null && Date.parse(key.expires_at) <= now) return 'expired';
+  return 'active';
+}
 
 export const KeyList = z.object({
   keys: z.array(KeyView),

@@ -21,6 +21,7 @@ import type {
   UpdateKeyInput,
   Whoami,
 } from './schemas.js';
+import { stateOf } from './schemas.js';
 import type { KeyStore, StoreOps } from './store.js';
 import { type RandomSource, generateToken, hashToken, publicId } from './tokens.js';
 import { type ReleasedLease, requireVerifier } from './verify.js';
@@ -96,8 +97,7 @@ export function allowedActions(caller: Caller, key: KeyView, now: number): { upd
     missingGrants(caller.key.permissions, key.permissions).length === 0 &&
     !(caller.key.environment === 'test' && key.environment === 'live');
   const self = key.id === caller.key.id;
-  const expired = key.expires_at !== null && Date.parse(key.expires_at) <= now;
-  return { update: mayChange, disable: mayChange && !self, rotate: mayChange && key.rotated_to === null && !expired, revoke: mayChange && !self };
+  return { update: mayChange, disable: mayChange && !self, rotate: mayChange && key.rotated_to === null && stateOf(key, now) !== 'expired', revoke: mayChange && !self };
 }
 
 /** A test key acts on test keys only: it may not obtain a live secret, nor revoke, rotate or disable a live key. */
@@ -170,10 +170,10 @@ export class KeyService {
     return toView(await this.find(this.store, caller, id));
   }
 
-  /** Whether a token is a key of the caller's organization (remote mode deposits only those for a reveal). */
-  async holdsSecret(caller: Caller, token: string): Promise<boolean> {
+  /** The id of the key a token is, when it is one of the caller's organization (what may be parked for a reveal, and shown from one); else undefined. */
+  async keyIdOfSecret(caller: Caller, token: string): Promise<string | undefined> {
     const found = await this.store.findByHash(hashToken(token));
-    return found !== undefined && found.key.org_id === caller.org.id;
+    return found !== undefined && found.key.org_id === caller.org.id ? found.key.id : undefined;
   }
 
   async list(caller: Caller, { limit, cursor, include_revoked, environment, name, unused_since, state }: Args<typeof ListKeysInput>): Promise<KeyList> {

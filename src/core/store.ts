@@ -35,7 +35,6 @@ export interface ListOptions {
   now?: number | undefined;
 }
 
-
 /**
  * A secret waiting to be shown once (secret delivery by reveal): sealed under a key derived from its
  * one-time code, which the database never holds; `id` is a hash of the code.

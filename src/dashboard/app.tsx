@@ -9,7 +9,7 @@ import { keyRoutes } from './pages/key.js';
 import { keysRoutes } from './pages/keys.js';
 import { newKeyRoutes } from './pages/new-key.js';
 import { secretRoutes } from './pages/secret.js';
-import { signInRoutes } from './pages/sign-in.js';
+import { signInRoutes, signOutRoute } from './pages/sign-in.js';
 import { usageRoutes } from './pages/usage.js';
 
 export type { DashboardDeps } from './page.js';
@@ -49,6 +49,7 @@ export function dashboardApp(deps: DashboardDeps): Hono<DashboardEnv> {
 
   // Every route below needs a session, and every write its anti-forgery token.
   app.use(signedIn(deps), antiForgery());
+  signOutRoute(app, deps);
   keysRoutes(app, deps);
   newKeyRoutes(app, deps);
   secretRoutes(app, deps);

@@ -1,18 +1,8 @@
-import type { KeyState } from '../core/model.js';
-import type { KeyView } from '../core/schemas.js';
 
 /** How the dashboard names times: UTC, to the minute, the same for every viewer. */
 export function formatTime(iso: string | null, never = 'never'): string {
   if (iso === null) return never;
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
-}
-
-/** The one word a key's state reads as, in the order the gate checks it. */
-export function stateOf(key: KeyView, now: number): KeyState {
-  if (key.is_revoked) return 'revoked';
-  if (!key.enabled) return 'disabled';
-  if (key.expires_at !== null && Date.parse(key.expires_at) <= now) return 'expired';
-  return 'active';
 }
 
 /** A span of seconds in words: 3600 → "1 hour". */

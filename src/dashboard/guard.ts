@@ -13,6 +13,8 @@ export interface DashboardEnv {
 export type DashboardContext = Context<DashboardEnv>;
 
 const SESSION_COOKIE = 'dispersl_session';
+/** The code of a new key's secret waiting to be shown once (see pages/secret.tsx). */
+export const SECRET_COOKIE = 'dispersl_new_secret';
 
 /**
  * No script but our own file, no style but our own sheet, nothing loaded from anywhere else, no
@@ -40,12 +42,22 @@ export function sessionToken(c: Context): string | undefined {
   return getCookie(c, SESSION_COOKIE);
 }
 
-export function startSession(c: Context, token: string, secure: boolean, idleMs: number): void {
-  setCookie(c, SESSION_COOKIE, token, cookieOptions(secure, Math.floor(idleMs / 1000)));
+/**
+ * Signs the browser in with a key token, ending the session it had (a token planted in it, or the
+ * session of a key just rotated): a fresh session token every time. The cookie has no Max-Age: it
+ * lives while the browser does, and the server ends the session after 12 idle hours.
+ */
+export async function signInAs(c: Context, deps: { sessions: Sessions; secure: boolean }, token: string | undefined): Promise<Session> {
+  const signed = await deps.sessions.signIn({ token, ip: clientIp(c) });
+  await deps.sessions.signOut(sessionToken(c));
+  setCookie(c, SESSION_COOKIE, signed.token, cookieOptions(deps.secure));
+  return signed.session;
 }
 
+/** Forgets the session cookie, and any new secret still waiting to be shown to this browser. */
 export function endSession(c: Context, secure: boolean): void {
   deleteCookie(c, SESSION_COOKIE, cookieOptions(secure));
+  deleteCookie(c, SECRET_COOKIE, cookieOptions(secure));
 }
 
 /** Every page but sign-in: the session, or a redirect to sign in (saying why, when the key ended it). */

@@ -5,7 +5,7 @@ import { DisperslError, type Issue } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { OperationName, OperationResult } from '../core/operations/index.js';
 import type { Reveals } from '../core/reveals.js';
-import type { KeyService } from '../core/service.js';
+import { type KeyService, mayWrite } from '../core/service.js';
 import type { Sessions } from '../core/sessions.js';
 import type { DashboardContext } from './guard.js';
 
@@ -14,6 +14,8 @@ export interface DashboardDeps {
   service: KeyService;
   /** Where a new key's secret waits, sealed, between the form that made it and the page that shows it once. */
   reveals: Reveals;
+  /** Days of usage kept (DISPERSL_USAGE_DAYS): the daily chart shows 90 of them at most. */
+  usageDays: number;
   /** A server started with --read-only: no write is offered or taken. */
   readOnly: boolean;
   /** DISPERSL_PUBLIC_URL, when the server sits behind a proxy: the origin forms must come from. */
@@ -44,9 +46,24 @@ export function render(c: DashboardContext, page: unknown, status: 200 | 400 | 4
   return c.body(gzipSync(html), status, { 'Content-Type': 'text/html; charset=UTF-8', 'Content-Encoding': 'gzip' });
 }
 
+/** Whether this page may offer writes at all: the server is not read-only and the signed-in key may create and change keys. */
+export function writable(c: DashboardContext, deps: DashboardDeps): boolean {
+  return !deps.readOnly && mayWrite(c.get('session').caller);
+}
+
 /** An operation as the signed-in key, uncharged: the same checks, rules and audit trail as over REST or MCP. */
 export function run<N extends OperationName>(c: DashboardContext, deps: DashboardDeps, name: N, input?: unknown): Promise<OperationResult<N>> {
   return deps.service.execute(name, c.get('session').caller, input);
+}
+
+/** The result, or undefined where the core refused (unknown key, not permitted); any other failure still fails the page. */
+export async function unlessRefused<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err instanceof DisperslError) return undefined;
+    throw err;
+  }
 }
 
 /** What a failed form shows: the contract's message and, for invalid input, each field's problem. */
@@ -56,7 +73,10 @@ export interface FormProblem {
   status: 400 | 403 | 404 | 409 | 429;
 }
 
-/** A typed error of the core as a form problem; anything else is not the user's to read, and rethrown. */
+/**
+ * A typed error of the core as a form problem; anything else is not the user's to read, and rethrown.
+ * A page answers 400 where REST would answer 401 or 413: the browser is signed in, the input is the problem.
+ */
 export function problemOf(err: unknown): FormProblem {
   if (!(err instanceof DisperslError)) throw err;
   const issues = (err.details as { issues?: Issue[] }).issues;

@@ -50,7 +50,7 @@ export interface AppOptions {
   /** Secret delivery by reveal: the one-time pages (/reveal/<code>) and remote mode's deposits (POST /v1/reveals). */
   reveals?: { reveals: Reveals; url(code: string): string };
   /** The web dashboard at /dashboard (and / redirecting there): its sessions, and where its new secrets wait to be shown once. */
-  dashboard?: { sessions: Sessions; reveals: Reveals; publicUrl: string | undefined };
+  dashboard?: { sessions: Sessions; reveals: Reveals; publicUrl: string | undefined; usageDays: number };
 }
 
 const MCP_PATHS = [

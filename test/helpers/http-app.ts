@@ -6,6 +6,8 @@ import { McpDispatcher } from '../../src/mcp/protocol.js';
 import { createToolRunner } from '../../src/mcp/run-tool.js';
 import { Reveals } from '../../src/core/reveals.js';
 import { Sessions } from '../../src/core/sessions.js';
+import { DEFAULT_USAGE_DAYS } from '../../src/core/activity.js';
+import { KeyService } from '../../src/core/service.js';
 import { type OrgSetup, type World, createWorld } from '../../src/testing/fixtures.js';
 
 /** An HTTP exchange as a test reads it. */
@@ -67,7 +69,7 @@ export async function answerOf(response: Response): Promise<Answer> {
   return { status: response.status, headers: response.headers, text, json: jsonOf(text) };
 }
 
-export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> & { publicUrl?: string } = {}): Promise<AppWorld> {
+export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readOnly' | 'bodyLimit' | 'maxDepth' | 'host'>> & { publicUrl?: string; usageDays?: number } = {}): Promise<AppWorld> {
   const world = await createWorld(setup);
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('debug', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
@@ -75,13 +77,13 @@ export async function appWorld(setup: OrgSetup & Partial<Pick<AppOptions, 'readO
   const dispatcher = new McpDispatcher({ version: '0.0.0-test', logger, runner: async () => createToolRunner({ logger }) });
   const app = createApp({
     gate: world.gate,
-    service: world.service,
+    service: setup.usageDays === undefined ? world.service : new KeyService(world.store, world.clock.read, undefined, { usageDays: setup.usageDays }),
     dispatcher,
     logger,
     version: '0.0.0-test',
     clock: world.clock.read,
     reveals: { reveals, url: (code) => `http://127.0.0.1/reveal/${code}` },
-    dashboard: { sessions: new Sessions(world.store, world.gate, world.clock.read), reveals, publicUrl: setup.publicUrl },
+    dashboard: { sessions: new Sessions(world.store, world.gate, world.clock.read), reveals, publicUrl: setup.publicUrl, usageDays: setup.usageDays ?? DEFAULT_USAGE_DAYS },
     readOnly: setup.readOnly,
     bodyLimit: setup.bodyLimit,
     maxDepth: setup.maxDepth,

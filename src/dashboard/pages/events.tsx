@@ -5,7 +5,7 @@ import { EVENT_TYPES } from '../../core/model.js';
 import { formatTime } from '../format.js';
 import type { DashboardContext, DashboardEnv } from '../guard.js';
 import { Layout, Pager, Problem, Select, Table } from '../layout.js';
-import { type DashboardDeps, type FormProblem, problemOf, render, run } from '../page.js';
+import { type DashboardDeps, type FormProblem, problemOf, render, run, unlessRefused } from '../page.js';
 
 type Event = EventList['events'][number];
 
@@ -17,11 +17,8 @@ export async function keyLabels(c: DashboardContext, deps: DashboardDeps, ids: I
   const labels: KeyLabels = new Map();
   await Promise.all(
     [...new Set(ids)].filter((id): id is string => id !== null).map(async (id) => {
-      try {
-        labels.set(id, await run(c, deps, 'getKey', { id }));
-      } catch {
-        // Not readable by this key: the id stands for it.
-      }
+      const key = await unlessRefused(run(c, deps, 'getKey', { id }));
+      if (key !== undefined) labels.set(id, key);
     }),
   );
   return labels;

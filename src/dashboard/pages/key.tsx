@@ -1,17 +1,15 @@
 import type { Hono } from 'hono';
-import type { EventList, Usage } from '../../core/activity.js';
-import type { KeyView } from '../../core/schemas.js';
+import type { EventList } from '../../core/activity.js';
+import { DEFAULT_GRACE_SECONDS, type KeyView } from '../../core/schemas.js';
 import { allowedActions } from '../../core/service.js';
-import { DEFAULT_GRACE_SECONDS } from '../../core/schemas.js';
-import { UsageChart } from '../chart.js';
 import { formatSeconds, formatTime } from '../format.js';
-import type { DashboardContext, DashboardEnv } from '../guard.js';
+import { type DashboardContext, type DashboardEnv, signInAs } from '../guard.js';
 import { Layout, Problem, Select } from '../layout.js';
-import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run } from '../page.js';
+import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run, writable } from '../page.js';
 import { EventsTable, type KeyLabels, keyLabels } from './events.js';
 import { StateBadge } from './keys.js';
 import { showSecretOnce } from './secret.js';
-import { usageSpans } from './usage.js';
+import { UsageCharts, type UsageSpans, usageSpans } from './usage.js';
 
 const GRACE_CHOICES = [0, 3_600, 86_400, 604_800].map((s) => [String(s), s === 0 ? 'no time: revoke it now' : formatSeconds(s)] as const);
 
@@ -25,7 +23,7 @@ const DONE = new Map([
 
 interface KeyPageData {
   key: KeyView;
-  usage: { hourly: Usage; daily: Usage };
+  usage: UsageSpans;
   events: EventList;
   labels: KeyLabels;
 }
@@ -131,7 +129,7 @@ function KeyPage({ data, c, deps, notice, problem }: { data: KeyPageData; c: Das
   const session = c.get('session');
   const now = deps.clock();
   const allowed = allowedActions(session.caller, key, now);
-  const anything = !deps.readOnly && (allowed.update || allowed.rotate || allowed.revoke);
+  const anything = writable(c, deps) && (allowed.update || allowed.rotate || allowed.revoke);
   return (
     <Layout title={key.name} session={session} section="keys">
       <p>
@@ -152,8 +150,7 @@ function KeyPage({ data, c, deps, notice, problem }: { data: KeyPageData; c: Das
         </>
       )}
       <h2>Usage</h2>
-      <UsageChart id="usage-hourly" title="Last 48 hours, by hour" usage={usage.hourly} granularity="hour" />
-      <UsageChart id="usage-daily" title="Last 90 days, by day" usage={usage.daily} granularity="day" />
+      <UsageCharts usage={usage} />
       <h2>Events</h2>
       <EventsTable events={events.events} labels={labels} />
       {events.next_cursor !== null && (
@@ -200,6 +197,7 @@ export function keyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
 
   change('update', async (c, id, form) => {
     const enabled = field(form, 'enabled');
+    if (enabled !== '' && enabled !== 'true' && enabled !== 'false') return again(c, id, { message: 'enabled: must be true or false', status: 400 });
     const input = enabled === '' ? { id, name: field(form, 'name') } : { id, enabled: enabled === 'true' };
     await run(c, deps, 'updateKey', input);
     return c.redirect(`/dashboard/keys/${id}?done=${'name' in input ? 'renamed' : input.enabled ? 'enabled' : 'disabled'}`, 303);
@@ -217,6 +215,9 @@ export function keyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
   change('rotate', async (c, id, form) => {
     const grace = field(form, 'grace_period_seconds');
     const rotated = await run(c, deps, 'rotateKey', { id, grace_period_seconds: grace === '' ? undefined : Number(grace) });
+    // The key this browser signed in with: the session moves to its successor, which may still write
+    // (a rotated key may only read) and outlives the grace, so the new secret is never locked out.
+    if (id === c.get('session').caller.key.id) await signInAs(c, deps, rotated.secret);
     return showSecretOnce(c, deps, rotated.key.id, rotated.secret);
   });
 }

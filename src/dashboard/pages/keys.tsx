@@ -1,10 +1,9 @@
 import type { Hono } from 'hono';
-import { mayWrite } from '../../core/service.js';
-import type { KeyList, KeyView } from '../../core/schemas.js';
-import { formatTime, stateOf } from '../format.js';
+import { type KeyList, type KeyView, stateOf } from '../../core/schemas.js';
+import { formatTime } from '../format.js';
 import type { DashboardEnv } from '../guard.js';
 import { Layout, Pager, Problem, Select, Table } from '../layout.js';
-import { type DashboardDeps, type FormProblem, problemOf, render, run } from '../page.js';
+import { type DashboardDeps, type FormProblem, problemOf, render, run, writable } from '../page.js';
 
 const ENVIRONMENTS = [
   ['', 'Live and test'],
@@ -115,11 +114,10 @@ export function keysRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
     } catch (err) {
       problem = problemOf(err);
     }
-    const mayCreate = !deps.readOnly && mayWrite(session.caller);
     return render(
       c,
       <Layout title="Keys" session={session} section="keys">
-        <KeysPage list={list} filters={filters} problem={problem} mayCreate={mayCreate} now={deps.clock()} query={query} />
+        <KeysPage list={list} filters={filters} problem={problem} mayCreate={writable(c, deps)} now={deps.clock()} query={query} />
       </Layout>,
       problem?.status ?? 200,
     );

@@ -1,10 +1,9 @@
 import type { Hono } from 'hono';
 import type { Caller } from '../../core/auth.js';
 import { PERMISSIONS, VERIFY_PERMISSION, missingGrants } from '../../core/model.js';
-import { mayWrite } from '../../core/service.js';
 import type { DashboardContext, DashboardEnv } from '../guard.js';
 import { Layout, Problem, Select } from '../layout.js';
-import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run } from '../page.js';
+import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run, writable } from '../page.js';
 import { showSecretOnce } from './secret.js';
 
 const KNOWN = [PERMISSIONS.read, PERMISSIONS.write, VERIFY_PERMISSION, PERMISSIONS.admin];
@@ -45,7 +44,7 @@ function inputOf(form: Form): Record<string, unknown> {
   const checked = form.permissions === undefined ? [] : ([] as string[]).concat(form.permissions);
   const rateMax = field(form, 'rate_max');
   const expiresIn = field(form, 'expires_in_seconds');
-  const expiresOn = field(form, 'expires_on');
+  const expiresOn = field(form, 'expires_at');
   return {
     name: field(form, 'name'),
     environment: field(form, 'environment') || undefined,
@@ -112,7 +111,7 @@ function NewKeyForm({ caller, csrf, form, problem }: { caller: Caller; csrf: str
           </div>
           <div class="field">
             <label for="expires-on">Or at the end of this day (UTC)</label>
-            <input id="expires-on" name="expires_on" type="date" value={value('expires_on')} />
+            <input id="expires-on" name="expires_at" type="date" value={value('expires_at')} />
           </div>
         </fieldset>
         <fieldset>
@@ -144,7 +143,7 @@ export function newKeyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
     );
   };
   const refused = (c: DashboardContext) =>
-    deps.readOnly || !mayWrite(c.get('session').caller) ? page(c, {}, { message: 'The key you signed in with cannot create keys here.', status: 403 }) : undefined;
+    !writable(c, deps) ? page(c, {}, { message: 'The key you signed in with cannot create keys here.', status: 403 }) : undefined;
 
   app.get('/keys/new', async (c) => refused(c) ?? page(c, {}));
 

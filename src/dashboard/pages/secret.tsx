@@ -1,9 +1,10 @@
 import type { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { REVEAL_TTL_MS } from '../../core/reveals.js';
-import { type DashboardContext, type DashboardEnv, cookieOptions } from '../guard.js';
+import { KeyId } from '../../core/schemas.js';
+import { type DashboardContext, type DashboardEnv, SECRET_COOKIE, cookieOptions } from '../guard.js';
 import { Layout } from '../layout.js';
-import { type DashboardDeps, render, run } from '../page.js';
+import { type DashboardDeps, render, run, unlessRefused } from '../page.js';
 
 /**
  * A new key's secret is shown once, on a page of its own that a reload cannot show again: the form
@@ -12,8 +13,6 @@ import { type DashboardDeps, render, run } from '../page.js';
  * cookie. The secret is never in a URL, the browser's history or a cache, and the form is never
  * posted twice by a reload (which would make a second key).
  */
-const SECRET_COOKIE = 'dispersl_new_secret';
-
 export async function showSecretOnce(c: DashboardContext, deps: DashboardDeps, keyId: string, secret: string): Promise<Response> {
   const { code } = await deps.reveals.deposit(secret);
   setCookie(c, SECRET_COOKIE, code, cookieOptions(deps.secure, Math.floor(REVEAL_TTL_MS / 1000)));
@@ -24,11 +23,14 @@ export function secretRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
   app.get('/keys/:id/secret', async (c) => {
     const id = c.req.param('id');
     const code = getCookie(c, SECRET_COOKIE);
-    if (code !== undefined) deleteCookie(c, SECRET_COOKIE, cookieOptions(deps.secure));
-    const secret = code === undefined ? undefined : await deps.reveals.take(code);
-    const key = secret === undefined ? undefined : await run(c, deps, 'getKey', { id });
-    // Only the secret of this key, of the signed-in organization: anything else is not shown.
-    if (secret === undefined || key === undefined || !secret.startsWith(key.start) || !(await deps.service.holdsSecret(c.get('session').caller, secret))) {
+    if (code === undefined || !KeyId.safeParse(id).success) return c.redirect('/dashboard', 303);
+    // The key first (this organization's, readable by this session), the one-time reveal last.
+    const key = await unlessRefused(run(c, deps, 'getKey', { id }));
+    if (key === undefined) return c.redirect('/dashboard', 303);
+    deleteCookie(c, SECRET_COOKIE, cookieOptions(deps.secure));
+    const secret = await deps.reveals.take(code);
+    // Only this key's secret: anything else is not shown.
+    if (secret === undefined || (await deps.service.keyIdOfSecret(c.get('session').caller, secret)) !== id) {
       return c.redirect(`/dashboard/keys/${id}`, 303);
     }
     return render(

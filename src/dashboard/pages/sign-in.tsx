@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { clientIp } from '../../http/credential.js';
 import { Misses } from '../../http/misses.js';
 import { Layout, Problem } from '../layout.js';
-import { type DashboardEnv, endSession, sessionToken, signedIn, antiForgery, startSession } from '../guard.js';
+import { type DashboardEnv, endSession, sessionToken, signInAs } from '../guard.js';
 import { type DashboardDeps, field, formOf, problemOf, render } from '../page.js';
 
 /** Why a session ended, as the sign-in page says it. */
@@ -46,7 +46,6 @@ function SignInPage({ notice, problem }: { notice?: string | undefined; problem?
 }
 
 export function signInRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
-  const { sessions, secure } = deps;
   const failures = new Misses(MAX_FAILURES, FAILURE_WINDOW_MS, deps.clock);
 
   app.get('/sign-in', async (c) => {
@@ -63,9 +62,8 @@ export function signInRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
     }
     const token = field(await formOf(c), 'key');
     try {
-      const signed = await sessions.signIn({ token: token === '' ? undefined : token, ip });
-      startSession(c, signed.token, secure, sessions.idleMs);
-      deps.logger.info('dashboard sign-in', { key_start: signed.session.caller.key.start, org_id: signed.session.caller.org.id });
+      const session = await signInAs(c, deps, token === '' ? undefined : token);
+      deps.logger.info('dashboard sign-in', { key_start: session.caller.key.start, org_id: session.caller.org.id });
       return c.redirect('/dashboard', 303);
     } catch (err) {
       const problem = problemOf(err);
@@ -73,8 +71,11 @@ export function signInRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
       return render(c, <SignInPage problem={problem.message} />, problem.status === 403 ? 403 : 400);
     }
   });
+}
 
-  app.post('/sign-out', signedIn(deps), antiForgery(), async (c) => {
+/** Sign-out: a write like any other, behind the session and its anti-forgery token. */
+export function signOutRoute(app: Hono<DashboardEnv>, { sessions, secure }: DashboardDeps): void {
+  app.post('/sign-out', async (c) => {
     await sessions.signOut(sessionToken(c));
     endSession(c, secure);
     return c.redirect('/dashboard/sign-in?signed_out', 303);

@@ -35,7 +35,7 @@ export const revealsPostRoute = defineRoute({
     requirePermission(caller, 'keys:write');
     const parsed = DepositBody.safeParse(await jsonObjectBody(c, bodyLimit, maxDepth, false));
     if (!parsed.success) throw new DisperslError('INVALID_REQUEST', 'secret: must be a key token', { issues: [{ path: 'secret', message: 'must be a key token' }] });
-    if (!(await service.holdsSecret(caller, parsed.data.secret))) {
+    if ((await service.keyIdOfSecret(caller, parsed.data.secret)) === undefined) {
       throw new DisperslError('INVALID_REQUEST', 'secret: is not a key of your organization', { issues: [{ path: 'secret', message: 'is not a key of your organization' }] });
     }
     const { code, expires_at } = await reveals!.reveals.deposit(parsed.data.secret);
