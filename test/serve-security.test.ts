@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Socket, connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { query } from './helpers/reliability-db.js';
-import { raw, rest, sandboxEachTest, serve } from './helpers/http-serve.js';
+import { errorType, raw, rest, sandboxEachTest, serve } from './helpers/http-serve.js';
 import { init, runCli } from './helpers/sandbox.js';
 
 /** `dispersl-mcp serve` as an operator runs it: what it keeps secret, and what it warns about. */
@@ -142,5 +142,46 @@ describe('binding and connections', () => {
       expect(run.code, value).toBe(2);
       expect(run.stderr).toMatch(/--max-connections must be a whole number/);
     }
+  });
+});
+
+describe('DISPERSL_TRUSTED_PROXIES', () => {
+  const signIn = (url: string, key: string, client: string) =>
+    fetch(`${url}/dashboard/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: url, 'x-forwarded-for': client, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key }).toString(),
+    });
+
+  it('takes the client address a trusted proxy forwards, for IP allowlists and the sign-in limit', async () => {
+    const admin = await init(box());
+    const server = await serve(box(), { env: { DISPERSL_TRUSTED_PROXIES: '127.0.0.1, ::1' } });
+    const made = await rest(server.url, 'POST', '/v1/api-keys', { key: admin.secret, body: { name: 'office only', allowed_ips: ['203.0.113.5'] } });
+    const secret = (made.json as { secret_key: string }).secret_key;
+    const asClient = (forwarded?: string) => rest(server.url, 'GET', '/v1/me', { key: secret, headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded } });
+    expect((await asClient('203.0.113.5')).status).toBe(200);
+    // What the client wrote itself, left of the address our proxy saw, is not believed.
+    expect(errorType(await asClient('203.0.113.5, 198.51.100.1'))).toBe('IP_NOT_ALLOWED');
+    expect(errorType(await asClient())).toBe('IP_NOT_ALLOWED');
+
+    for (let i = 0; i < 10; i++) expect((await signIn(server.url, 'pk_live_wrong', '198.51.100.1')).status).toBe(400);
+    expect((await signIn(server.url, admin.secret, '198.51.100.1')).status).toBe(429);
+    expect((await signIn(server.url, admin.secret, '198.51.100.2')).status).toBe(303);
+  });
+
+  it('believes no forwarded address without it', async () => {
+    const admin = await init(box());
+    const server = await serve(box());
+    const made = await rest(server.url, 'POST', '/v1/api-keys', { key: admin.secret, body: { name: 'office only', allowed_ips: ['203.0.113.5'] } });
+    const secret = (made.json as { secret_key: string }).secret_key;
+    expect(errorType(await rest(server.url, 'GET', '/v1/me', { key: secret, headers: { 'x-forwarded-for': '203.0.113.5' } }))).toBe('IP_NOT_ALLOWED');
+  });
+
+  it('refuses a value that is not addresses or ranges, in one line', async () => {
+    const run = await runCli(['serve', '--port', '0'], box().env({ DISPERSL_TRUSTED_PROXIES: '10.0.0.0/8, proxy.internal' }));
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain("DISPERSL_TRUSTED_PROXIES must list IP addresses or CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1), got 'proxy.internal'");
   });
 });

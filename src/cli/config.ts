@@ -5,6 +5,7 @@ import { type SecretDelivery, SECRET_DELIVERIES } from '../mcp/deliver.js';
 import { CONFIRM_POLICIES, type ConfirmPolicy } from '../mcp/protocol.js';
 import { BaseUrlError, parseBaseUrl } from '../remote/base-url.js';
 import { PublicUrlError, parsePublicUrl } from '../oauth/public-url.js';
+import { isIpOrCidr } from '../core/ip.js';
 
 /** Everything the process reads from its environment, in one place. */
 export interface Config {
@@ -32,6 +33,8 @@ export interface Config {
   secretDelivery: SecretDelivery;
   /** How many days of hourly usage buckets are kept (DISPERSL_USAGE_DAYS, default 90). */
   usageDays: number;
+  /** serve: DISPERSL_TRUSTED_PROXIES, the proxies whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
 }
 
 export class UsageError extends Error {}
@@ -110,6 +113,13 @@ function usageDays(value: string | undefined): number {
   return days;
 }
 
+function trustedProxies(value: string | undefined): string[] {
+  const entries = (value ?? '').split(/[\s,]+/).filter((entry) => entry !== '');
+  const wrong = entries.find((entry) => !isIpOrCidr(entry));
+  if (wrong !== undefined) throw new UsageError(`DISPERSL_TRUSTED_PROXIES must list IP addresses or CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1), got '${wrong}'`);
+  return entries;
+}
+
 function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -133,5 +143,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     confirm: env.DISPERSL_CONFIRM?.trim() ? oneOf(env.DISPERSL_CONFIRM, CONFIRM_POLICIES, 'DISPERSL_CONFIRM') : 'auto',
     secretDelivery: env.DISPERSL_SECRET_DELIVERY?.trim() ? oneOf(env.DISPERSL_SECRET_DELIVERY, SECRET_DELIVERIES, 'DISPERSL_SECRET_DELIVERY') : 'inline',
     usageDays: usageDays(env.DISPERSL_USAGE_DAYS),
+    trustedProxies: trustedProxies(env.DISPERSL_TRUSTED_PROXIES),
   };
 }

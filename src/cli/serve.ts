@@ -53,6 +53,7 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
       version: VERSION,
       host: config.host,
       readOnly: config.readOnly,
+      trustedProxies: config.trustedProxies,
       oauth,
       health: () => local.store.writeProblem(),
       reveals: { reveals, url: revealUrl },

@@ -102,7 +102,8 @@ interface Pending {
 /** How often a process that holds slots while idle tells the others it is alive (well within OWNER_TTL_MS). */
 const HEARTBEAT_MS = 5_000;
 
-function normalizeIp(ip: string): string {
+/** An IPv4 address written as IPv6 (`::ffff:203.0.113.7`) reads as the IPv4 address it is. */
+export function normalizeIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return mapped ? mapped[1]! : ip;
 }

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isIpOrCidr } from './ip.js';
 import { nameProblem } from './names.js';
 import { ERROR_TYPES } from './errors.js';
 import { KEY_STATES, type KeyState } from './model.js';
@@ -14,15 +14,6 @@ const PERMISSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:*/-]*$/;
 export const MAX_GRACE_SECONDS = 604_800;
 export const DEFAULT_GRACE_SECONDS = 3_600;
 
-export function isIpOrCidr(value: string): boolean {
-  const [address, bits, extra] = value.split('/');
-  if (extra !== undefined || !address) return false;
-  const family = isIP(address);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
-}
 
 export const KeyId = z
   .string()

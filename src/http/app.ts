@@ -17,6 +17,7 @@ import { bodyLimit } from './middleware/body-limit.js';
 import { handleErrors, notFound } from './middleware/errors.js';
 import { refuseWrites } from './middleware/read-only.js';
 import { requestLog } from './middleware/request-log.js';
+import { TrustedProxies, clientAddress } from './client-address.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { buildOpenApi } from './openapi.js';
 import { isLoopbackName } from './origin.js';
@@ -49,6 +50,8 @@ export interface AppOptions {
   health?: () => Promise<{ error: string; code?: string } | undefined>;
   /** Secret delivery by reveal: the one-time pages (/reveal/<code>) and remote mode's deposits (POST /v1/reveals). */
   reveals?: { reveals: Reveals; url(code: string): string };
+  /** DISPERSL_TRUSTED_PROXIES: proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies?: readonly string[];
   /** The web dashboard at /dashboard (and / redirecting there): its sessions, and where its new secrets wait to be shown once. */
   dashboard?: { sessions: Sessions; reveals: Reveals; publicUrl: string | undefined; usageDays: number };
 }
@@ -101,6 +104,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const routes = ROUTES.filter((route) => route.enabled?.(deps) ?? true);
 
   const app = new Hono<AppEnv>();
+  if (options.trustedProxies?.length) app.use(clientAddress(new TrustedProxies(options.trustedProxies)));
   app.use(securityHeaders());
   app.use(requestLog({ logger }));
   const oauth = options.oauth;

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Credential } from '../core/auth.js';
 import { parseToken, tokenStart } from '../core/tokens.js';
-import { type AppContext, headerOf, incomingOf } from './env.js';
+import { type AppContext, type AppVariables, headerOf, incomingOf } from './env.js';
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
@@ -15,11 +15,11 @@ export function headerToken(c: AppContext): string | undefined {
 }
 
 /**
- * The peer address of the TCP connection. Forwarding headers are not trusted: anyone can send
- * them, and an IP allowlist that believed them would allow everyone.
+ * The client's address: the peer of the TCP connection, or, behind a trusted proxy, the address it
+ * forwarded (set by the clientAddress middleware; see ./client-address.ts).
  */
 export function clientIp(c: Context): string {
-  return incomingOf(c)?.socket?.remoteAddress ?? '';
+  return (c.var as Partial<AppVariables>).clientIp ?? incomingOf(c)?.socket?.remoteAddress ?? '';
 }
 
 export function credentialOf(c: AppContext, token: string | undefined = headerToken(c)): Credential {

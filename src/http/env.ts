@@ -9,6 +9,8 @@ export interface AppVariables {
   caller: Caller;
   /** The caller key's `start`, the only part of a key a log line may show. */
   keyStart: string;
+  /** The client's address, where trusted proxies forward it (else the TCP peer's, read where needed). */
+  clientIp: string;
 }
 
 /** @hono/node-server passes the raw request and response; `app.request()` in tests passes nothing (or a stub). */
