@@ -19,7 +19,7 @@ export function headerToken(c: AppContext): string | undefined {
  * forwarded (set by the clientAddress middleware; see ./client-address.ts).
  */
 export function clientIp(c: Context): string {
-  return (c.var as Partial<AppVariables>).clientIp ?? incomingOf(c)?.socket?.remoteAddress ?? '';
+  return (c.get('clientIp') as AppVariables['clientIp'] | undefined) ?? incomingOf(c)?.socket?.remoteAddress ?? '';
 }
 
 export function credentialOf(c: AppContext, token: string | undefined = headerToken(c)): Credential {
