@@ -1,10 +1,10 @@
 // The gate on PostgreSQL: hash the token, find its key, charge one request against the quota every
 // process on the database shares, beside the plain way: one guarded UPDATE … RETURNING per request.
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { Gate } from '../dist/core/auth.js';
 import { PostgresStore } from '../dist/store/postgres.js';
-import { drive, int, median, msText, quantile, ratio, seedDatabase } from './lib.js';
+import { checkExact, gateContender, gateRows, gateScenarios, rateOf, runGateRounds, sha256 } from './gate-lib.js';
+import { ratio, seedDatabase } from './lib.js';
 import { startCluster } from './pg-lib.js';
 
 const ROUNDS = 3;
@@ -13,15 +13,9 @@ const WARM_MS = 600;
 const KEYS = 64;
 const POOL = 10;
 const TARGET = 5;
-const SCENARIOS = [
-  { label: '1 in flight, 1 key', concurrency: 1, keys: 1 },
-  { label: '64 in flight, 1 key', concurrency: 64, keys: 1 },
-  { label: `64 in flight, ${KEYS} keys`, concurrency: 64, keys: KEYS },
-];
+const SCENARIOS = gateScenarios(KEYS);
 const IP = '127.0.0.1';
 const HOUR_MS = 3_600_000;
-
-const sha256 = (token) => createHash('sha256').update(token).digest('base64url');
 
 /** Persisted requests of the database clock's current hour, over every key. */
 async function persisted(pool) {
@@ -92,58 +86,13 @@ export default async function gatePostgresBench({ log }) {
     ]) {
       const url = await cluster.createDatabase();
       const seed = await seedDatabase(url, { extraKeys: KEYS - 1 });
-      const impl = await make(url);
-      contenders.push({ name, tokens: [seed.token, ...seed.extraTokens], impl, before: await impl.persisted(), admitted: 0, runs: new Map() });
+      contenders.push(await gateContender(name, [seed.token, ...seed.extraTokens], await make(url)));
     }
 
-    const measure = async (c, scenario, ms, latencies = true) => {
-      let next = 0;
-      const callers = Array.from({ length: scenario.concurrency }, () => c.tokens[next++ % scenario.keys]);
-      let i = 0;
-      const result = await drive(() => c.impl.admit(callers[i++ % callers.length]), { ms, concurrency: scenario.concurrency, latencies });
-      c.admitted += result.count;
-      return result;
-    };
-
-    for (const c of contenders) for (const scenario of SCENARIOS) await measure(c, scenario, WARM_MS / SCENARIOS.length, false);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const scenario of SCENARIOS) {
-        for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) {
-          const runs = c.runs.get(scenario) ?? [];
-          runs.push(await measure(c, scenario, ROUND_MS));
-          c.runs.set(scenario, runs);
-        }
-      }
-      log(`round ${round + 1}/${ROUNDS} done`);
-    }
-
-    const rows = [];
-    const rateOf = (c, scenario) => median(c.runs.get(scenario).map((r) => r.perSecond));
-    let headline = 0;
-    for (const scenario of SCENARIOS) {
-      const plainRate = rateOf(contenders[0], scenario);
-      for (const c of contenders) {
-        const runs = c.runs.get(scenario);
-        const latencies = runs.flatMap((r) => r.latencies);
-        if (c === contenders[1] && scenario === SCENARIOS[2]) headline = rateOf(c, scenario) / plainRate;
-        rows.push({
-          scenario: scenario.label,
-          implementation: c.name,
-          'admits/s': int(rateOf(c, scenario)),
-          'rounds (min–max)': `${int(Math.min(...runs.map((r) => r.perSecond)))}–${int(Math.max(...runs.map((r) => r.perSecond)))}`,
-          'vs plain': ratio(rateOf(c, scenario) / plainRate),
-          p50: msText(median(latencies)),
-          p99: msText(quantile(latencies, 0.99)),
-        });
-      }
-    }
-
-    const exact = [];
-    for (const c of contenders) {
-      const counted = (await c.impl.persisted()) - c.before;
-      exact.push(`${c.name.split(':')[0]} ${counted === c.admitted ? `exact (${int(counted)})` : `counted ${int(counted)} for ${int(c.admitted)} admitted`}`);
-      await c.impl.close();
-    }
+    await runGateRounds(contenders, SCENARIOS, { rounds: ROUNDS, roundMs: ROUND_MS, warmMs: WARM_MS, log });
+    const rows = gateRows(contenders, SCENARIOS);
+    const headline = rateOf(contenders[1], SCENARIOS[2]) / rateOf(contenders[0], SCENARIOS[2]);
+    const exact = await checkExact(contenders);
 
     return {
       title: 'Gate on PostgreSQL: authenticate and charge one request',

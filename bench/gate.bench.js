@@ -1,25 +1,18 @@
 // The gate in-process: hash the token, find its key, charge one request against a persisted quota.
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Gate } from '../dist/core/auth.js';
 import { SqliteStore } from '../dist/store/sqlite.js';
-import { drive, int, median, msText, quantile, ratio, seedDatabase, tempDir } from './lib.js';
+import { checkExact, gateContender, gateRows, gateScenarios, runGateRounds, sha256 } from './gate-lib.js';
+import { seedDatabase, tempDir } from './lib.js';
 
 const ROUNDS = 3;
 const ROUND_MS = 500;
 const WARM_MS = 200;
 const KEYS = 64;
-/** How the admits arrive: callers at once, and whether they share one key or each has its own. */
-const SCENARIOS = [
-  { label: '1 in flight, 1 key', concurrency: 1, keys: 1 },
-  { label: '64 in flight, 1 key', concurrency: 64, keys: 1 },
-  { label: `64 in flight, ${KEYS} keys`, concurrency: 64, keys: KEYS },
-];
+const SCENARIOS = gateScenarios(KEYS);
 const IP = '127.0.0.1';
 const HOUR_MS = 3_600_000;
-
-const sha256 = (token) => createHash('sha256').update(token).digest('base64url');
 
 /** Opens a connection the way the store does: WAL, synchronous=NORMAL, a busy timeout. */
 function connect(path) {
@@ -108,60 +101,12 @@ export default async function gateBench({ log }) {
     ]) {
       const path = join(dir, `${contenders.length}.db`);
       const seed = await seedDatabase(path, { extraKeys: KEYS - 1 });
-      const impl = make(path);
-      contenders.push({ name, tokens: [seed.token, ...seed.extraTokens], impl, before: impl.persisted(), admitted: 0, runs: new Map() });
+      contenders.push(await gateContender(name, [seed.token, ...seed.extraTokens], make(path)));
     }
 
-    const measure = async (c, scenario, ms, latencies = true) => {
-      let next = 0;
-      // Each caller keeps one token: the first `keys` tokens shared round-robin among the callers.
-      const callers = Array.from({ length: scenario.concurrency }, () => c.tokens[next++ % scenario.keys]);
-      let i = 0;
-      const result = await drive(() => c.impl.admit(callers[i++ % callers.length]), { ms, concurrency: scenario.concurrency, latencies });
-      c.admitted += result.count;
-      return result;
-    };
-
-    for (const c of contenders) for (const scenario of SCENARIOS) await measure(c, scenario, WARM_MS / SCENARIOS.length, false);
-    // Rounds alternate between contenders, so a burst of load from elsewhere hits them all alike.
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const scenario of SCENARIOS) {
-        for (const c of contenders) {
-          const runs = c.runs.get(scenario) ?? [];
-          runs.push(await measure(c, scenario, ROUND_MS));
-          c.runs.set(scenario, runs);
-        }
-      }
-      log(`round ${round + 1}/${ROUNDS} done`);
-    }
-
-    const rows = [];
-    const rateOf = (c, scenario) => median(c.runs.get(scenario).map((r) => r.perSecond));
-    for (const scenario of SCENARIOS) {
-      const plainRate = rateOf(contenders[0], scenario);
-      for (const c of contenders) {
-        const runs = c.runs.get(scenario);
-        const latencies = runs.flatMap((r) => r.latencies);
-        rows.push({
-          scenario: scenario.label,
-          implementation: c.name,
-          'admits/s': int(rateOf(c, scenario)),
-          'rounds (min–max)': `${int(Math.min(...runs.map((r) => r.perSecond)))}–${int(Math.max(...runs.map((r) => r.perSecond)))}`,
-          'vs plain': ratio(rateOf(c, scenario) / plainRate),
-          p50: msText(median(latencies)),
-          p99: msText(quantile(latencies, 0.99)),
-        });
-      }
-    }
-
-    // The persisted counters must equal the admits answered: the speed is not bought with lost counts.
-    const exact = contenders
-      .filter((c) => c.before !== undefined)
-      .map((c) => {
-        const counted = c.impl.persisted() - c.before;
-        return `${c.name.split(':')[0]} ${counted === c.admitted ? `exact (${int(counted)})` : `counted ${int(counted)} for ${int(c.admitted)} admitted`}`;
-      });
-    for (const c of contenders) c.impl.close();
+    await runGateRounds(contenders, SCENARIOS, { rounds: ROUNDS, roundMs: ROUND_MS, warmMs: WARM_MS, log });
+    const rows = gateRows(contenders, SCENARIOS);
+    const exact = await checkExact(contenders);
 
     return {
       title: 'Gate: authenticate and charge one request',

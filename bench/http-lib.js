@@ -132,6 +132,21 @@ export async function alternateRounds({ count, rounds, measure, label, log }) {
   return samples;
 }
 
+/**
+ * wrk against each contender ({label, url, headers?, script?}): a 1 s warm-up of each, then `rounds`
+ * alternating rounds of `seconds` (see alternateRounds). Answers the samples, per contender.
+ */
+export async function wrkRounds(contenders, { connections, seconds, rounds, log, prefix = '' }) {
+  const load = (c, s) => wrk(c.url, { connections, seconds: s, headers: c.headers, script: c.script });
+  for (const c of contenders) await load(c, 1);
+  return alternateRounds({ count: contenders.length, rounds, measure: (i) => load(contenders[i], seconds), label: (i) => `${prefix}${contenders[i].label}`, log });
+}
+
+/** Contender i's rate over contender `base`'s, round by round (rounds alternate, so each pair met the same load). */
+export function roundRatios(samples, i, base = 0) {
+  return samples[i].map((s, round) => s.rps / samples[base][round].rps);
+}
+
 /** A contender's row from its wrk rounds: median throughput, its range, median p50 and p99; `extra` columns go after the range. */
 export function wrkRow(label, samples, { rate = 'req/s (median)', extra = {} } = {}) {
   const rps = samples.map((s) => s.rps);

@@ -3,7 +3,7 @@
 // work on the same database, at 10 and 50 connections, driven by wrk from a second process.
 import { join } from 'node:path';
 import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
-import { alternateRounds, postScript, requireWrk, rssMiB, startScript, startServe, stop, wrk, wrkRow } from './http-lib.js';
+import { postScript, requireWrk, roundRatios, rssMiB, startScript, startServe, stop, wrkRounds, wrkRow } from './http-lib.js';
 
 const ROUNDS = 3;
 const SECONDS = 3;
@@ -45,27 +45,20 @@ export default async function httpMcp2026Bench({ log }) {
     const rows = [];
     const byConcurrency = {};
     for (const connections of CONCURRENCY) {
-      for (const c of contenders) await wrk(c.url, { connections, seconds: 1, script: c.script });
-      const samples = await alternateRounds({
-        count: contenders.length,
-        rounds: ROUNDS,
-        measure: (i) => wrk(contenders[i].url, { connections, seconds: SECONDS, script: contenders[i].script }),
-        label: (i) => `c=${connections} ${contenders[i].label}`,
-        log,
-      });
+      const samples = await wrkRounds(contenders, { connections, seconds: SECONDS, rounds: ROUNDS, log, prefix: `c=${connections} ` });
       byConcurrency[connections] = samples;
       contenders.forEach((c, i) =>
         rows.push({
           ...wrkRow(`c=${connections}: ${c.label}`, samples[i], { rate: 'calls/s (median)' }),
-          'vs SDK v2 (same era)': ratio(median(samples[i].map((s, round) => s.rps / samples[SAME_ERA_BASELINE[i]][round].rps))),
+          'vs SDK v2 (same era)': ratio(median(roundRatios(samples, i, SAME_ERA_BASELINE[i]))),
         }),
       );
     }
     const upSeconds = Math.round((Date.now() - started) / 1000);
     const rss = { ours: rssMiB(ours.child.pid), sdk: rssMiB(sdk.child.pid) };
     const c10 = byConcurrency[10];
-    const modernVsLegacy = median(c10[3].map((s, r) => s.rps / c10[2][r].rps));
-    const modernVsSdk = median(c10[3].map((s, r) => s.rps / c10[0][r].rps));
+    const modernVsLegacy = median(roundRatios(c10, 3, 2));
+    const modernVsSdk = median(roundRatios(c10, 3, 0));
     const c50 = byConcurrency[50][3];
     const p99OverP50 = median(c50.map((s) => s.p99)) / median(c50.map((s) => s.p50));
     const met = (ok) => (ok ? 'met' : 'NOT met');

@@ -4,7 +4,7 @@
 // process, in alternating rounds of one run.
 import { join } from 'node:path';
 import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
-import { alternateRounds, postScript, requireWrk, startScript, startServe, stop, wrk, wrkRow } from './http-lib.js';
+import { postScript, requireWrk, roundRatios, startScript, startServe, stop, wrkRounds, wrkRow } from './http-lib.js';
 
 const ROUNDS = 4;
 const SECONDS = 3;
@@ -41,20 +41,16 @@ export default async function httpMcpBench({ log }) {
       { label: 'ours: POST /mcp (access log off)', url: `${ours.url}/mcp` },
       { label: 'ours: POST /mcp (JSON access log on, to /dev/null)', url: `${logged.url}/mcp` },
     ];
-    for (const c of contenders) await wrk(c.url, { connections: CONNECTIONS, seconds: 1, script });
-    const samples = await alternateRounds({
-      count: contenders.length,
-      rounds: ROUNDS,
-      measure: (i) => wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, script }),
-      label: (i) => contenders[i].label,
-      log,
-    });
+    const samples = await wrkRounds(
+      contenders.map((c) => ({ ...c, script })),
+      { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, log },
+    );
     const rows = contenders.map((c, i) => ({
       ...wrkRow(c.label, samples[i], { rate: 'calls/s (median)' }),
-      'vs SDK': ratio(median(samples[i].map((s, round) => s.rps / samples[0][round].rps))),
+      'vs SDK': ratio(median(roundRatios(samples, i))),
     }));
     const rps = median(samples[1].map((s) => s.rps));
-    const share = median(samples[1].map((s, round) => s.rps / samples[0][round].rps));
+    const share = median(roundRatios(samples, 1));
     const p99 = median(samples[1].map((s) => s.p99));
     const met = (ok) => (ok ? 'met' : 'NOT met');
     return {

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { int, median, ratio, seedDatabase, tempDir } from './lib.js';
-import { alternateRounds, requireWrk, startScript, startServe, stop, wrk, wrkRow } from './http-lib.js';
+import { requireWrk, roundRatios, startScript, startServe, stop, wrkRounds, wrkRow } from './http-lib.js';
 
 const ROUNDS = 5;
 const SECONDS = 3;
@@ -33,15 +33,8 @@ export default async function httpRestBench({ log }) {
       { label: 'baseline: bare Hono route, same JSON, no auth', url: `${bare.url}${path}`, headers: {} },
       { label: 'ours: dispersl-mcp serve, Bearer key, quota charged', url: `${ours.url}${path}`, headers: { Authorization: `Bearer ${token}` } },
     ];
-    for (const c of contenders) await wrk(c.url, { connections: CONNECTIONS, seconds: 1, headers: c.headers });
-    const samples = await alternateRounds({
-      count: contenders.length,
-      rounds: ROUNDS,
-      measure: (i) => wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, headers: contenders[i].headers }),
-      label: (i) => contenders[i].label,
-      log,
-    });
-    const ratios = samples[1].map((s, round) => s.rps / samples[0][round].rps);
+    const samples = await wrkRounds(contenders, { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, log });
+    const ratios = roundRatios(samples, 1);
     const share = median(ratios);
     const rows = contenders.map((c, i) => wrkRow(c.label, samples[i]));
     rows.push({ contender: 'ours ÷ baseline (median of per-round ratios)', 'req/s (median)': ratio(share), 'min–max': `${ratio(Math.min(...ratios))}–${ratio(Math.max(...ratios))}`, p50: '', p99: '' });

@@ -6,7 +6,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { drive, int, median, msText, quantile, ratio, seedDatabase, tempDir } from './lib.js';
-import { alternateRounds, postScript, requireWrk, startScript, startServe, stop, wrk, wrkRow } from './http-lib.js';
+import { postScript, requireWrk, roundRatios, startScript, startServe, stop, wrkRounds, wrkRow } from './http-lib.js';
 
 const ROUNDS = 3;
 const SECONDS = 3;
@@ -62,15 +62,11 @@ export default async function verifyBench({ log }) {
       { label: 'baseline: bare Hono POST route, same JSON, no auth', url: `${bare.url}/v1/keys/verify` },
       { label: 'ours: POST /v1/keys/verify (verifier peeked, key charged)', url: `${ours.url}/v1/keys/verify` },
     ];
-    for (const c of contenders) await wrk(c.url, { connections: CONNECTIONS, seconds: 1, script });
-    const samples = await alternateRounds({
-      count: contenders.length,
-      rounds: ROUNDS,
-      measure: (i) => wrk(contenders[i].url, { connections: CONNECTIONS, seconds: SECONDS, script }),
-      label: (i) => contenders[i].label,
-      log,
-    });
-    const ratios = samples[1].map((s, round) => s.rps / samples[0][round].rps);
+    const samples = await wrkRounds(
+      contenders.map((c) => ({ ...c, script })),
+      { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, log },
+    );
+    const ratios = roundRatios(samples, 1);
     const share = median(ratios);
     const rows = contenders.map((c, i) => wrkRow(c.label, samples[i]));
     rows.push({ contender: 'ours ÷ baseline (median of per-round ratios)', 'req/s (median)': ratio(share), 'min–max': `${ratio(Math.min(...ratios))}–${ratio(Math.max(...ratios))}`, p50: '', p99: '' });

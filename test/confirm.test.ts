@@ -3,9 +3,9 @@ import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/st
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Served, httpClient, rest, serve, stopAll, tool } from './helpers/http-serve.js';
-import { BIN, type Sandbox, init, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { type Served, adminSandboxEachTest, httpClient, rest, serve, tool } from './helpers/http-serve.js';
+import { BIN } from './helpers/sandbox.js';
 
 /**
  * Destructive calls ask the human first, with the real SDK clients: v2 over 2026-07-28 (multi
@@ -17,33 +17,20 @@ const V = '2026-07-28';
 type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, string | number | boolean | string[]> };
 const ACCEPT: Answer = { action: 'accept', content: { confirm: true } };
 
-let box: Sandbox;
-let admin: string;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeEach(async () => {
-  box = sandbox();
-  admin = (await init(box, ['--plan', 'pro'])).secret;
-});
-
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close().catch(() => undefined)));
-  await stopAll();
-  box.remove();
-});
+const sandboxed = adminSandboxEachTest(['--plan', 'pro']);
 
 async function aKey(served: Served, name = 'Production backend'): Promise<string> {
-  const created = await rest(served.url, 'POST', '/v1/api-keys', { key: admin, body: { name } });
+  const created = await rest(served.url, 'POST', '/v1/api-keys', { key: sandboxed.admin, body: { name } });
   return (created.json as { id: string }).id;
 }
 
 async function keyState(served: Served, id: string): Promise<{ is_revoked: boolean; enabled: boolean; rotated_to: string | null }> {
-  return (await rest(served.url, 'GET', `/v1/keys/${id}`, { key: admin })).json as { is_revoked: boolean; enabled: boolean; rotated_to: string | null };
+  return (await rest(served.url, 'GET', `/v1/keys/${id}`, { key: sandboxed.admin })).json as { is_revoked: boolean; enabled: boolean; rotated_to: string | null };
 }
 
 /** What remains of the admin key's hour after this very call (which costs one). */
 async function remaining(served: Served): Promise<number> {
-  const me = await rest(served.url, 'GET', '/v1/me', { key: admin });
+  const me = await rest(served.url, 'GET', '/v1/me', { key: sandboxed.admin });
   return (me.json as { limits: { hourly: { remaining: number } } }).limits.hourly.remaining;
 }
 
@@ -58,12 +45,12 @@ async function modernClient(transport: HttpV2 | StdioV2, answer: Answer, url = f
     asked.push(request.params as Record<string, unknown>);
     return answer;
   });
-  closers.push(() => client.close());
+  sandboxed.closers.push(() => client.close());
   await client.connect(transport);
   return { client, asked };
 }
 
-function v2Http(served: Served, key = admin): HttpV2 {
+function v2Http(served: Served, key = sandboxed.admin): HttpV2 {
   return new HttpV2(new URL(`${served.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${key}` } } });
 }
 
@@ -76,7 +63,7 @@ async function result(client: ClientV2 | Client, name: string, args: Record<stri
 
 /** The SDK v1 client over stdio on an earlier revision, with or without the elicitation capability. */
 async function legacyStdio(answer: Answer | undefined, env: Record<string, string> = {}): Promise<{ client: Client; asked: Array<Record<string, unknown>> }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN], env: box.env({ DISPERSL_API_KEY: admin, ...env }), stderr: 'ignore' });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN], env: sandboxed.box.env({ DISPERSL_API_KEY: sandboxed.admin, ...env }), stderr: 'ignore' });
   const client = new Client({ name: 'dispersl-confirm-v1', version: '1.0.0' }, { capabilities: answer === undefined ? {} : { elicitation: {} } });
   const asked: Array<Record<string, unknown>> = [];
   if (answer !== undefined) {
@@ -85,14 +72,14 @@ async function legacyStdio(answer: Answer | undefined, env: Record<string, strin
       return answer;
     });
   }
-  closers.push(() => client.close());
+  sandboxed.closers.push(() => client.close());
   await client.connect(transport);
   return { client, asked };
 }
 
 describe('confirmation over 2026-07-28 (SDK v2 client, HTTP)', () => {
   it('revokes once the human accepts a form showing the key and what happens, charging one request', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client, asked } = await modernClient(v2Http(served), ACCEPT);
     const before = await remaining(served);
@@ -111,7 +98,7 @@ describe('confirmation over 2026-07-28 (SDK v2 client, HTTP)', () => {
 
   for (const action of ['decline', 'cancel'] as const) {
     it(`answers CONFIRMATION_DECLINED (409) and changes nothing when the human chooses ${action}`, async () => {
-      const served = await serve(box);
+      const served = await serve(sandboxed.box);
       const id = await aKey(served);
       const { client } = await modernClient(v2Http(served), { action });
       const before = await remaining(served);
@@ -124,7 +111,7 @@ describe('confirmation over 2026-07-28 (SDK v2 client, HTTP)', () => {
   }
 
   it('treats an accepted form without the box ticked as declined', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client } = await modernClient(v2Http(served), { action: 'accept', content: { confirm: false } });
     expect((await result(client, 'rotate_key', { id })).data).toMatchObject({ type: 'CONFIRMATION_DECLINED' });
@@ -132,7 +119,7 @@ describe('confirmation over 2026-07-28 (SDK v2 client, HTTP)', () => {
   });
 
   it('asks before rotate_key and before update_key disables, but not before a rename', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client, asked } = await modernClient(v2Http(served), ACCEPT);
     expect((await result(client, 'update_key', { id, name: 'Renamed' })).ok).toBe(true);
@@ -146,18 +133,18 @@ describe('confirmation over 2026-07-28 (SDK v2 client, HTTP)', () => {
   });
 
   it('does not ask about a call that fails anyway (unknown key, the calling key itself)', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const { client, asked } = await modernClient(v2Http(served), ACCEPT);
     expect((await result(client, 'revoke_key', { id: 'key_unknown1' })).data).toMatchObject({ type: 'NOT_FOUND' });
-    const me = ((await rest(served.url, 'GET', '/v1/me', { key: admin })).json as { key: { id: string } }).key.id;
+    const me = ((await rest(served.url, 'GET', '/v1/me', { key: sandboxed.admin })).json as { key: { id: string } }).key.id;
     expect((await result(client, 'revoke_key', { id: me })).data).toMatchObject({ type: 'CANNOT_REVOKE_SELF' });
     expect(asked).toHaveLength(0);
   });
 
   it('asks over stdio too', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
-    const { client, asked } = await modernClient(new StdioV2({ command: process.execPath, args: [BIN], env: box.env({ DISPERSL_API_KEY: admin }), stderr: 'ignore' }), { action: 'decline' });
+    const { client, asked } = await modernClient(new StdioV2({ command: process.execPath, args: [BIN], env: sandboxed.box.env({ DISPERSL_API_KEY: sandboxed.admin }), stderr: 'ignore' }), { action: 'decline' });
     expect((await result(client, 'revoke_key', { id })).data).toMatchObject({ type: 'CONFIRMATION_DECLINED' });
     expect(asked).toHaveLength(1);
     expect((await keyState(served, id)).is_revoked).toBe(false);
@@ -166,7 +153,7 @@ describe('confirmation over 2026-07-28 (SDK v2 client, HTTP)', () => {
 
 describe('confirmation over stdio on earlier revisions (SDK v1 client)', () => {
   it('sends elicitation/create and revokes once the human accepts', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client, asked } = await legacyStdio(ACCEPT);
     expect((await result(client, 'revoke_key', { id })).data).toMatchObject({ id, is_revoked: true });
@@ -175,7 +162,7 @@ describe('confirmation over stdio on earlier revisions (SDK v1 client)', () => {
   });
 
   it('answers CONFIRMATION_DECLINED and keeps the key when the human declines', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client } = await legacyStdio({ action: 'decline' });
     expect((await result(client, 'revoke_key', { id })).data).toMatchObject({ code: 409, type: 'CONFIRMATION_DECLINED' });
@@ -183,14 +170,14 @@ describe('confirmation over stdio on earlier revisions (SDK v1 client)', () => {
   });
 
   it('proceeds without asking a client that did not declare elicitation (auto)', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client } = await legacyStdio(undefined);
     expect((await result(client, 'revoke_key', { id })).data).toMatchObject({ is_revoked: true });
   });
 
   it('hides revoke_key and rotate_key from a client that cannot ask, and refuses a disable, under --confirm required', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client } = await legacyStdio(undefined, { DISPERSL_CONFIRM: 'required' });
     const names = (await client.listTools()).tools.map((t) => t.name);
@@ -203,7 +190,7 @@ describe('confirmation over stdio on earlier revisions (SDK v1 client)', () => {
   });
 
   it('never asks under --confirm off', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
     const { client, asked } = await legacyStdio({ action: 'decline' }, { DISPERSL_CONFIRM: 'off' });
     expect((await result(client, 'revoke_key', { id })).data).toMatchObject({ is_revoked: true });
@@ -213,18 +200,18 @@ describe('confirmation over stdio on earlier revisions (SDK v1 client)', () => {
 
 describe('confirmation over stateless legacy HTTP', () => {
   it('cannot ask: proceeds under auto', async () => {
-    const served = await serve(box);
+    const served = await serve(sandboxed.box);
     const id = await aKey(served);
-    const client = await httpClient(`${served.url}/mcp`, admin);
-    closers.push(() => client.close());
+    const client = await httpClient(`${served.url}/mcp`, sandboxed.admin);
+    sandboxed.closers.push(() => client.close());
     expect((await tool(client, 'revoke_key', { id })).data).toMatchObject({ is_revoked: true });
   });
 
   it('hides and refuses under --confirm required, while a 2026-07-28 client with elicitation sees and uses them', async () => {
-    const served = await serve(box, { args: ['--confirm', 'required'] });
+    const served = await serve(sandboxed.box, { args: ['--confirm', 'required'] });
     const id = await aKey(served);
-    const legacy = await httpClient(`${served.url}/mcp`, admin);
-    closers.push(() => legacy.close());
+    const legacy = await httpClient(`${served.url}/mcp`, sandboxed.admin);
+    sandboxed.closers.push(() => legacy.close());
     expect((await legacy.listTools()).tools.map((t) => t.name)).not.toContain('revoke_key');
     expect((await tool(legacy, 'revoke_key', { id })).data).toMatchObject({ type: 'CONFIRMATION_REQUIRED' });
     const { client } = await modernClient(v2Http(served), ACCEPT);
@@ -233,8 +220,8 @@ describe('confirmation over stateless legacy HTTP', () => {
   });
 
   it('never asks REST', async () => {
-    const served = await serve(box, { args: ['--confirm', 'required'] });
+    const served = await serve(sandboxed.box, { args: ['--confirm', 'required'] });
     const id = await aKey(served);
-    expect((await rest(served.url, 'DELETE', `/v1/keys/${id}`, { key: admin })).status).toBe(200);
+    expect((await rest(served.url, 'DELETE', `/v1/keys/${id}`, { key: sandboxed.admin })).status).toBe(200);
   });
 });

@@ -3,9 +3,9 @@ import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@mo
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Served, httpClient, raw, rest, serve, stopAll } from './helpers/http-serve.js';
-import { BIN, type Sandbox, init, runCli, sandbox } from './helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import { type Served, adminSandboxEachTest, httpClient, raw, rest, serve } from './helpers/http-serve.js';
+import { BIN, runCli } from './helpers/sandbox.js';
 
 /**
  * Secret delivery by reveal: the model reads no secret (neither text nor structuredContent), the user
@@ -15,20 +15,7 @@ import { BIN, type Sandbox, init, runCli, sandbox } from './helpers/sandbox.js';
 const V = '2026-07-28';
 const TOKEN = /pk_(?:live|test)_[0-9A-Za-z]{20,}/;
 
-let box: Sandbox;
-let admin: string;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeEach(async () => {
-  box = sandbox();
-  admin = (await init(box, ['--plan', 'pro'])).secret;
-});
-
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close().catch(() => undefined)));
-  await stopAll();
-  box.remove();
-});
+const sandboxed = adminSandboxEachTest(['--plan', 'pro']);
 
 interface Seen {
   /** The whole result as the model reads it: text and structuredContent. */
@@ -51,12 +38,12 @@ function codeOf(command: string): string {
 }
 
 async function stdioClient(env: Record<string, string>, elicit?: (params: Record<string, unknown>) => Record<string, unknown>): Promise<{ client: Client; stderr(): string }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN], env: box.env({ DISPERSL_API_KEY: admin, ...env }), stderr: 'pipe' });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN], env: sandboxed.box.env({ DISPERSL_API_KEY: sandboxed.admin, ...env }), stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const client = new Client({ name: 'dispersl-reveal-v1', version: '1.0.0' }, { capabilities: elicit ? { elicitation: {} } : {} });
   if (elicit) client.setRequestHandler(ElicitRequestSchema, async (request) => elicit(request.params as Record<string, unknown>) as never);
-  closers.push(() => client.close());
+  sandboxed.closers.push(() => client.close());
   await client.connect(transport);
   return { client, stderr: () => stderr };
 }
@@ -64,7 +51,7 @@ async function stdioClient(env: Record<string, string>, elicit?: (params: Record
 /** Every byte SQLite keeps on disk for the sandbox's database: the file, its WAL and shared memory. */
 function databaseBytes(): string {
   return ['', '-wal', '-shm']
-    .map((suffix) => `${box.db}${suffix}`)
+    .map((suffix) => `${sandboxed.box.db}${suffix}`)
     .filter((path) => existsSync(path))
     .map((path) => readFileSync(path).toString('latin1'))
     .join('');
@@ -72,9 +59,9 @@ function databaseBytes(): string {
 
 describe('the reveal page', () => {
   it('shows a generated secret once, behind a button, never cached, then answers 410', async () => {
-    const served = await serve(box, { args: ['--secret-delivery', 'reveal'] });
-    const client = await httpClient(`${served.url}/mcp`, admin);
-    closers.push(() => client.close());
+    const served = await serve(sandboxed.box, { args: ['--secret-delivery', 'reveal'] });
+    const client = await httpClient(`${served.url}/mcp`, sandboxed.admin);
+    sandboxed.closers.push(() => client.close());
     const seen = await call(client, 'generate_key', { name: 'CI' });
     expect(seen.isError).toBe(false);
     expect(seen.text).not.toMatch(TOKEN);
@@ -115,7 +102,7 @@ describe('the reveal page', () => {
   });
 
   it('limits unknown codes per address', async () => {
-    const served = await serve(box, { args: ['--secret-delivery', 'reveal'] });
+    const served = await serve(sandboxed.box, { args: ['--secret-delivery', 'reveal'] });
     const statuses: number[] = [];
     for (let i = 0; i < 21; i++) statuses.push((await raw(served.url, 'POST', `/reveal/${'A'.repeat(21)}${String.fromCharCode(65 + i)}`, {})).status);
     expect(statuses.slice(0, 20).every((s) => s === 410)).toBe(true);
@@ -125,8 +112,8 @@ describe('the reveal page', () => {
 
 describe('the reveal command', () => {
   it('prints a secret rotated over stdio once, and refuses the code after; the secret never reached the model, the logs or the disk', async () => {
-    const served = await serve(box);
-    const id = ((await rest(served.url, 'POST', '/v1/api-keys', { key: admin, body: { name: 'worker' } })).json as { id: string }).id;
+    const served = await serve(sandboxed.box);
+    const id = ((await rest(served.url, 'POST', '/v1/api-keys', { key: sandboxed.admin, body: { name: 'worker' } })).json as { id: string }).id;
     const { client, stderr } = await stdioClient({ DISPERSL_SECRET_DELIVERY: 'reveal' });
     const seen = await call(client, 'rotate_key', { id });
     expect(seen.isError).toBe(false);
@@ -136,12 +123,12 @@ describe('the reveal command', () => {
     expect(reveal.url).toBeUndefined();
     const code = codeOf(reveal.command);
 
-    const first = await runCli(['reveal', code], box.env());
+    const first = await runCli(['reveal', code], sandboxed.box.env());
     expect(first.code).toBe(0);
     const secret = first.stdout.trim();
     expect(secret).toMatch(new RegExp(`^${TOKEN.source}$`));
     expect((await rest(served.url, 'GET', '/v1/me', { key: secret })).json).toMatchObject({ key: { rotated_from: id } });
-    const again = await runCli(['reveal', code], box.env());
+    const again = await runCli(['reveal', code], sandboxed.box.env());
     expect(again.code).toBe(1);
     expect(again.stdout).toBe('');
     expect(again.stderr).toMatch(/unknown, already used or expired/);
@@ -170,15 +157,15 @@ describe('the reveal command', () => {
 
 describe('URL elicitation (2026-07-28)', () => {
   it('hands the link to the client for the user, and the result the model reads holds no code at all', async () => {
-    const served = await serve(box, { args: ['--secret-delivery', 'reveal'] });
+    const served = await serve(sandboxed.box, { args: ['--secret-delivery', 'reveal'] });
     const client = new ClientV2({ name: 'dispersl-reveal-v2', version: '1.0.0' }, { capabilities: { elicitation: { form: {}, url: {} } }, versionNegotiation: { mode: { pin: V } } });
     const shown: Array<Record<string, unknown>> = [];
     client.setRequestHandler('elicitation/create', async (request) => {
       shown.push(request.params as Record<string, unknown>);
       return { action: 'accept' };
     });
-    closers.push(() => client.close());
-    await client.connect(new HttpV2(new URL(`${served.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${admin}` } } }));
+    sandboxed.closers.push(() => client.close());
+    await client.connect(new HttpV2(new URL(`${served.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${sandboxed.admin}` } } }));
 
     const seen = await call(client, 'generate_key', { name: 'via url elicitation' });
     expect(seen.isError).toBe(false);
@@ -194,9 +181,9 @@ describe('URL elicitation (2026-07-28)', () => {
 
 describe('remote mode', () => {
   it('asks the human before a revoke and delivers a rotated secret by reveal through its server', async () => {
-    const served = await serve(box);
-    const id = ((await rest(served.url, 'POST', '/v1/api-keys', { key: admin, body: { name: 'remote target' } })).json as { id: string }).id;
-    const remote = { DISPERSL_BASE_URL: `${served.url}/v1`, DISPERSL_DB: `${box.dir}/untouched.db`, DISPERSL_SECRET_DELIVERY: 'reveal' };
+    const served = await serve(sandboxed.box);
+    const id = ((await rest(served.url, 'POST', '/v1/api-keys', { key: sandboxed.admin, body: { name: 'remote target' } })).json as { id: string }).id;
+    const remote = { DISPERSL_BASE_URL: `${served.url}/v1`, DISPERSL_DB: `${sandboxed.box.dir}/untouched.db`, DISPERSL_SECRET_DELIVERY: 'reveal' };
     const asked: Array<Record<string, unknown>> = [];
     const { client } = await stdioClient(remote, (params) => (asked.push(params), { action: 'accept', content: { confirm: true } }));
 
@@ -208,7 +195,7 @@ describe('remote mode', () => {
     const reveal = rotated.data.reveal as { url: string; command: string };
     expect(reveal.url).toMatch(new RegExp(`^${served.url}/reveal/`));
 
-    const printed = await runCli(['reveal', codeOf(reveal.command)], box.env({ DISPERSL_BASE_URL: `${served.url}/v1`, DISPERSL_DB: `${box.dir}/untouched.db` }));
+    const printed = await runCli(['reveal', codeOf(reveal.command)], sandboxed.box.env({ DISPERSL_BASE_URL: `${served.url}/v1`, DISPERSL_DB: `${sandboxed.box.dir}/untouched.db` }));
     expect(printed.code).toBe(0);
     const secret = printed.stdout.trim();
     expect((await rest(served.url, 'GET', '/v1/me', { key: secret })).json).toMatchObject({ key: { rotated_from: id } });
@@ -221,8 +208,8 @@ describe('remote mode', () => {
   });
 
   it('refuses to keep for reveal anything but a key of the caller organization', async () => {
-    const served = await serve(box);
-    const refused = await rest(served.url, 'POST', '/v1/reveals', { key: admin, body: { secret: 'pk_live_notakeyofthisorganization0000000' } });
+    const served = await serve(sandboxed.box);
+    const refused = await rest(served.url, 'POST', '/v1/reveals', { key: sandboxed.admin, body: { secret: 'pk_live_notakeyofthisorganization0000000' } });
     expect(refused.status).toBe(400);
   });
 });

@@ -104,6 +104,9 @@ export interface BatchDecision<T> {
   slots?: ReadonlyMap<string, number>;
 }
 
+/** How a gate flush judges its batch: given the keys found, the flush's time and the slots held elsewhere (see chargeBatch). */
+export type BatchDecide<T> = (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>;
+
 /**
  * The reads and guarded writes the core needs, each one statement (or one round trip). Mutations
  * answer whether they applied, so a lost race shows up as `false` instead of a silent overwrite.
@@ -203,7 +206,7 @@ export interface KeyStore extends StoreOps {
    */
   chargeBatch<T>(
     refs: readonly KeyRef[],
-    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    decide: BatchDecide<T>,
     at?: number,
     context?: BatchContext,
   ): Promise<T[]>;

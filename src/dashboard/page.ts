@@ -66,6 +66,15 @@ export async function unlessRefused<T>(promise: Promise<T>): Promise<T | undefin
   }
 }
 
+/** The result; or, where the core refused, the fallback and the problem the page shows instead. */
+export async function orProblem<T>(promise: Promise<T>, fallback: T): Promise<{ value: T; problem?: FormProblem | undefined }> {
+  try {
+    return { value: await promise };
+  } catch (err) {
+    return { value: fallback, problem: problemOf(err) };
+  }
+}
+
 /** What a failed form shows: the contract's message and, for invalid input, each field's problem. */
 export interface FormProblem {
   message: string;
@@ -82,6 +91,17 @@ export function problemOf(err: unknown): FormProblem {
   const issues = (err.details as { issues?: Issue[] }).issues;
   const status = ([400, 403, 404, 409, 429] as const).find((s) => s === err.status) ?? 400;
   return { message: err.message, issues, status };
+}
+
+/**
+ * A list page's filters as its query string gives them (blank where absent), the ones set (for the
+ * next page's link) and the operation's input: those, a page of 50 and the cursor, if any.
+ */
+export function listQuery<K extends string>(c: DashboardContext, names: readonly K[]): { filters: Record<K, string>; query: URLSearchParams; input: Record<string, unknown> } {
+  const q = c.req.query();
+  const filters = Object.fromEntries(names.map((name) => [name, q[name] ?? ''])) as Record<K, string>;
+  const query = new URLSearchParams(Object.entries<string>(filters).filter(([, v]) => v !== ''));
+  return { filters, query, input: { limit: 50, ...Object.fromEntries(query), ...(q.cursor && { cursor: q.cursor }) } };
 }
 
 /** A form's text fields (files are not taken). */

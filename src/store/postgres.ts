@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { causeOf } from '../core/errors.js';
 import type { PoolClient, QueryResult } from 'pg';
-import type { BatchContext, BatchDecision, KeyLookup, KeyRef, KeyStore, StoreOps } from '../core/store.js';
+import type { BatchContext, BatchDecide, KeyRef, KeyStore, StoreOps } from '../core/store.js';
 import { type ClockRow, batchWrites, heldOf, lockAndRead, matchRefs, nowOf, writeAndCommit } from './postgres/charge.js';
 import type { LookupRow } from './postgres/keys.js';
 import { Turns } from './turns.js';
@@ -103,7 +103,7 @@ export class PostgresStore implements KeyStore {
 
   chargeBatch<T>(
     refs: readonly KeyRef[],
-    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    decide: BatchDecide<T>,
     at?: number,
     context?: BatchContext,
   ): Promise<T[]> {
@@ -131,7 +131,7 @@ export class PostgresStore implements KeyStore {
    * decide returns, if anything, is written in one message, which the server runs as one transaction.
    */
   private async chargeNoKeys<T>(
-    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    decide: BatchDecide<T>,
     now: number,
     context: BatchContext | undefined,
   ): Promise<T[]> {

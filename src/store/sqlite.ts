@@ -1,10 +1,11 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { type AuditEvent, KEY_STATES, type KeyRecord, type KeyState, type LeaseRecord, type Organization, type Plan, type StoredEvent, type Usage, type UsageBucket, eventTypeOf } from '../core/model.js';
+import { type AuditEvent, KEY_STATES, type KeyRecord, type KeyState, type LeaseRecord, type Organization, type StoredEvent, type Usage, type UsageBucket, eventTypeOf } from '../core/model.js';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { causeOf } from '../core/errors.js';
-import type { BatchContext, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SessionRecord, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
+import type { BatchContext, BatchDecide, BatchDecision, EventQuery, KeyLookup, KeyRef, KeyStore, ListOptions, RevealRecord, SessionRecord, SigningKeyRecord, StoreOps, UsageQuery } from '../core/store.js';
+import { type KeyRowOf, type LookupRowOf, keyOf, lookupOf } from './rows.js';
 import { Turns } from './turns.js';
 
 /**
@@ -187,39 +188,8 @@ const LOOKUP_SELECT = `SELECT ${KEY_COLUMNS}, o.name AS org_name, o.plan, o.requ
     o.created_at AS org_created_at, u.hour_window, u.hour_count, u.own_window, u.own_count
   FROM keys k JOIN organizations o ON o.id = k.org_id LEFT JOIN usage u ON u.key_id = k.id`;
 
-interface KeyRow {
-  id: string;
-  org_id: string;
-  hash: string;
-  start: string;
-  name: string;
-  environment: 'live' | 'test';
-  permissions: string;
-  allowed_ips: string;
-  expires_at: number | null;
-  enabled: number;
-  revoked_at: number | null;
-  rate_limit_max: number | null;
-  rate_limit_window_ms: number | null;
-  created_at: number;
-  updated_at: number;
-  created_by: string | null;
-  rotated_from: string | null;
-  rotated_to: string | null;
-  last_used_at: number | null;
-}
-
-interface LookupRow extends KeyRow {
-  org_name: string;
-  plan: Plan;
-  requests_per_hour: number | null;
-  max_concurrency: number | null;
-  org_created_at: number;
-  hour_window: number | null;
-  hour_count: number | null;
-  own_window: number | null;
-  own_count: number | null;
-}
+type KeyRow = KeyRowOf<string, number>;
+type LookupRow = LookupRowOf<string, number>;
 
 /**
  * The column order of LOOKUP_SELECT. The gate runs a lookup on every request, so it reads rows as
@@ -254,47 +224,11 @@ function parseList(json: string): string[] {
 }
 
 function toKey(row: KeyRow): KeyRecord {
-  return {
-    id: row.id,
-    org_id: row.org_id,
-    hash: row.hash,
-    start: row.start,
-    name: row.name,
-    environment: row.environment,
-    permissions: parseList(row.permissions),
-    allowed_ips: parseList(row.allowed_ips),
-    expires_at: row.expires_at,
-    enabled: row.enabled === 1,
-    revoked_at: row.revoked_at,
-    rate_limit: row.rate_limit_max === null || row.rate_limit_window_ms === null ? null : { max: row.rate_limit_max, window_ms: row.rate_limit_window_ms },
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    last_used_at: row.last_used_at,
-    created_by: row.created_by,
-    rotated_from: row.rotated_from,
-    rotated_to: row.rotated_to,
-  };
+  return keyOf(row, { permissions: parseList(row.permissions), allowed_ips: parseList(row.allowed_ips), enabled: row.enabled === 1 });
 }
 
 function toLookup(row: LookupRow | undefined): KeyLookup | undefined {
-  if (!row) return undefined;
-  return {
-    key: toKey(row),
-    org: {
-      id: row.org_id,
-      name: row.org_name,
-      plan: row.plan,
-      requests_per_hour: row.requests_per_hour,
-      max_concurrency: row.max_concurrency,
-      created_at: row.org_created_at,
-    },
-    usage: {
-      hour_window: row.hour_window ?? 0,
-      hour_count: row.hour_count ?? 0,
-      own_window: row.own_window ?? 0,
-      own_count: row.own_count ?? 0,
-    },
-  };
+  return row && lookupOf(row, toKey(row));
 }
 
 /** Creates the folder (0700) and the file (0600) before SQLite does, so a fresh database is owner-only. */
@@ -785,7 +719,7 @@ class SqliteOps implements StoreOps {
   }
 }
 
-type Decide = (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<unknown>;
+type Decide = BatchDecide<unknown>;
 
 const OPS_METHODS = [
   'insertOrganization', 'getOrganization', 'hasOrganizations', 'findByHash', 'findById', 'getKey', 'listKeys', 'insertKey', 'revokeKey',
@@ -852,7 +786,7 @@ export class SqliteStore implements KeyStore {
 
   chargeBatch<T>(
     refs: readonly KeyRef[],
-    decide: (found: ReadonlyArray<KeyLookup | undefined>, now: number, held: ReadonlyMap<string, number>) => BatchDecision<T>,
+    decide: BatchDecide<T>,
     at?: number,
     context?: BatchContext,
   ): Promise<T[]> {

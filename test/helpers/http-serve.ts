@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { type Answer, answerOf, jsonOf } from './http-app.js';
 import { type UploadOptions, upload } from '../../src/testing/upload.js';
 import { afterEach, beforeEach } from 'vitest';
-import { BIN, type Sandbox, sandbox } from './sandbox.js';
+import { BIN, type Sandbox, init, sandbox } from './sandbox.js';
 
 /** A `dispersl-mcp serve` process on the sandbox's database, on a free loopback port. */
 export interface Served {
@@ -189,4 +189,26 @@ export function sandboxEachTest(): () => Sandbox {
     box?.remove();
   });
   return () => box!;
+}
+
+/** A test's sandbox, the admin key `init` made in it, and the clients the test opened (closed after it). */
+export interface AdminSandbox {
+  box: Sandbox;
+  admin: string;
+  closers: Array<() => Promise<unknown>>;
+}
+
+/** A fresh sandbox and admin key for each test of a file; after each, its clients are closed, its servers stopped and the sandbox removed. */
+export function adminSandboxEachTest(initFlags: string[] = []): AdminSandbox {
+  const t: Partial<AdminSandbox> & Pick<AdminSandbox, 'closers'> = { closers: [] };
+  beforeEach(async () => {
+    t.box = sandbox();
+    t.admin = (await init(t.box, initFlags)).secret;
+  });
+  afterEach(async () => {
+    await Promise.all(t.closers.splice(0).map((close) => close().catch(() => undefined)));
+    await stopAll();
+    t.box?.remove();
+  });
+  return t as AdminSandbox;
 }

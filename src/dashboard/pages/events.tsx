@@ -5,7 +5,7 @@ import { EVENT_TYPES } from '../../core/model.js';
 import { formatTime } from '../format.js';
 import type { DashboardContext, DashboardEnv } from '../guard.js';
 import { Layout, Pager, Problem, Select, Table } from '../layout.js';
-import { type DashboardDeps, type FormProblem, problemOf, render, run, unlessRefused } from '../page.js';
+import { type DashboardDeps, listQuery, orProblem, render, run, unlessRefused } from '../page.js';
 
 type Event = EventList['events'][number];
 
@@ -67,16 +67,8 @@ export function EventsTable({ events, labels }: { events: Event[]; labels: KeyLa
 export function eventsRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
   app.get('/events', async (c) => {
     const session = c.get('session');
-    const q = c.req.query();
-    const filters = { key_id: q.key_id ?? '', type: q.type ?? '' };
-    const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== ''));
-    let list: EventList = { events: [], next_cursor: null };
-    let problem: FormProblem | undefined;
-    try {
-      list = await run(c, deps, 'listEvents', { limit: 50, ...Object.fromEntries(query), ...(q.cursor && { cursor: q.cursor }) });
-    } catch (err) {
-      problem = problemOf(err);
-    }
+    const { filters, query, input } = listQuery(c, ['key_id', 'type']);
+    const { value: list, problem } = await orProblem(run(c, deps, 'listEvents', input), { events: [], next_cursor: null });
     const labels = await keyLabels(c, deps, list.events.flatMap((e) => [e.key_id, e.actor_key_id]));
     return render(
       c,

@@ -3,7 +3,7 @@ import { type KeyList, type KeyView, stateOf } from '../../core/schemas.js';
 import { formatTime } from '../format.js';
 import type { DashboardEnv } from '../guard.js';
 import { Layout, Pager, Problem, Select, Table } from '../layout.js';
-import { type DashboardDeps, type FormProblem, problemOf, render, run, writable } from '../page.js';
+import { type DashboardDeps, type FormProblem, listQuery, orProblem, render, run, writable } from '../page.js';
 
 const ENVIRONMENTS = [
   ['', 'Live and test'],
@@ -19,12 +19,8 @@ const STATES = [
   ['revoked', 'Revoked'],
 ] as const;
 
-interface Filters {
-  name: string;
-  environment: string;
-  state: string;
-  unused_since: string;
-}
+const FILTERS = ['name', 'environment', 'state', 'unused_since'] as const;
+type Filters = Record<(typeof FILTERS)[number], string>;
 
 export function StateBadge({ view: key, now }: { view: KeyView; now: number }) {
   const state = stateOf(key, now);
@@ -103,17 +99,8 @@ function KeysPage({ list, filters, problem, mayCreate, now, query }: { list: Key
 export function keysRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
   app.get('/', async (c) => {
     const session = c.get('session');
-    const q = c.req.query();
-    const filters: Filters = { name: q.name ?? '', environment: q.environment ?? '', state: q.state ?? '', unused_since: q.unused_since ?? '' };
-    const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== ''));
-    const input = { limit: 50, ...Object.fromEntries(query), ...(q.cursor && { cursor: q.cursor }) };
-    let list: KeyList = { keys: [], next_cursor: null };
-    let problem: FormProblem | undefined;
-    try {
-      list = await run(c, deps, 'listKeys', input);
-    } catch (err) {
-      problem = problemOf(err);
-    }
+    const { filters, query, input } = listQuery(c, FILTERS);
+    const { value: list, problem } = await orProblem(run(c, deps, 'listKeys', input), { keys: [], next_cursor: null });
     return render(
       c,
       <Layout title="Keys" session={session} section="keys">

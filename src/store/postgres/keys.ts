@@ -1,5 +1,6 @@
-import type { KeyRecord, KeyState, Organization, Plan } from '../../core/model.js';
+import type { KeyRecord, KeyState } from '../../core/model.js';
 import type { KeyLookup, ListOptions } from '../../core/store.js';
+import { type KeyRowOf, type LookupRowOf, keyOf, lookupOf } from '../rows.js';
 import { type Queryable, changed, first, rows } from './query.js';
 
 /** Keys: lookups (the gate's), reads in an organization, and the guarded writes. */
@@ -12,78 +13,16 @@ export const LOOKUP_SELECT = `SELECT ${KEY_COLUMNS}, o.name AS org_name, o.plan,
     o.created_at AS org_created_at, u.hour_window, u.hour_count, u.own_window, u.own_count
   FROM keys k JOIN organizations o ON o.id = k.org_id LEFT JOIN usage u ON u.key_id = k.id`;
 
-export interface KeyRow {
-  id: string;
-  org_id: string;
-  hash: string;
-  start: string;
-  name: string;
-  environment: 'live' | 'test';
-  permissions: string[];
-  allowed_ips: string[];
-  expires_at: number | null;
-  enabled: boolean;
-  revoked_at: number | null;
-  rate_limit_max: number | null;
-  rate_limit_window_ms: number | null;
-  created_at: number;
-  updated_at: number;
-  created_by: string | null;
-  rotated_from: string | null;
-  rotated_to: string | null;
-  last_used_at: number | null;
-}
-
-export interface LookupRow extends KeyRow {
-  org_name: string;
-  plan: Plan;
-  requests_per_hour: number | null;
-  max_concurrency: number | null;
-  org_created_at: number;
-  hour_window: number | null;
-  hour_count: number | null;
-  own_window: number | null;
-  own_count: number | null;
-}
+export type KeyRow = KeyRowOf<string[], boolean>;
+export type LookupRow = LookupRowOf<string[], boolean>;
 
 /** jsonb arrays come back parsed, one new array per row, so no record shares them with another. */
 export function toKey(row: KeyRow): KeyRecord {
-  return {
-    id: row.id,
-    org_id: row.org_id,
-    hash: row.hash,
-    start: row.start,
-    name: row.name,
-    environment: row.environment,
-    permissions: row.permissions,
-    allowed_ips: row.allowed_ips,
-    expires_at: row.expires_at,
-    enabled: row.enabled,
-    revoked_at: row.revoked_at,
-    rate_limit: row.rate_limit_max === null || row.rate_limit_window_ms === null ? null : { max: row.rate_limit_max, window_ms: row.rate_limit_window_ms },
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    last_used_at: row.last_used_at,
-    created_by: row.created_by,
-    rotated_from: row.rotated_from,
-    rotated_to: row.rotated_to,
-  };
+  return keyOf(row, row);
 }
 
 export function toLookup(row: LookupRow): KeyLookup {
-  const org: Organization = {
-    id: row.org_id,
-    name: row.org_name,
-    plan: row.plan,
-    requests_per_hour: row.requests_per_hour,
-    max_concurrency: row.max_concurrency,
-    created_at: row.org_created_at,
-  };
-  return {
-    key: toKey(row),
-    org,
-    usage: { hour_window: row.hour_window ?? 0, hour_count: row.hour_count ?? 0, own_window: row.own_window ?? 0, own_count: row.own_count ?? 0 },
-  };
+  return lookupOf(row, toKey(row));
 }
 
 export async function findByHash(q: Queryable, hash: string): Promise<KeyLookup | undefined> {
