@@ -28,8 +28,14 @@ type Write =
 
 interface Sent {
   write: Write;
+  /** When the request left and when its answer came back, on one counter shared by all clients. */
+  sentAt: number;
+  answeredAt?: number;
   answer?: { status: number; body: unknown };
 }
+
+let clock = 0;
+const tick = () => ++clock;
 
 function rows(db: string): Map<string, KeyRow> {
   return new Map(query<KeyRow>(db, 'SELECT id, hash, name, revoked_at, expires_at, rotated_to, rotated_from FROM keys').map((r) => [r.id, r]));
@@ -39,10 +45,11 @@ function rows(db: string): Map<string, KeyRow> {
 function checkAnswered(db: string, sent: Sent[]): { answered: number } {
   const keys = rows(db);
   let answered = 0;
-  // A later rename (answered or not) may have changed a name since: any of those names is right.
-  const renames = (id: string, from: number) =>
-    sent.slice(from).flatMap((s) => (s.write.op === 'update' && s.write.id === id ? [s.write.name] : []));
-  for (const [index, { write, answer }] of sent.entries()) {
+  // Any rename of the key that had not been answered when this write was sent may have been applied
+  // after it (concurrent requests commit in any order): any of those names is right.
+  const renames = (id: string, since: number) =>
+    sent.flatMap((s) => (s.write.op === 'update' && s.write.id === id && (s.answeredAt ?? Infinity) >= since ? [s.write.name] : []));
+  for (const { write, answer, sentAt } of sent) {
     if (!answer) continue;
     answered++;
     if (answer.status >= 300) continue;
@@ -54,7 +61,7 @@ function checkAnswered(db: string, sent: Sent[]): { answered: number } {
         const row = keys.get(id);
         expect(row, `generated ${id}`).toBeDefined();
         expect(row!.hash).toBe(hashToken(secret));
-        expect([write.name, ...renames(id, index)]).toContain(row!.name);
+        expect([write.name, ...renames(id, sentAt)]).toContain(row!.name);
         break;
       }
       case 'revoke':
@@ -71,7 +78,7 @@ function checkAnswered(db: string, sent: Sent[]): { answered: number } {
         break;
       }
       case 'update':
-        expect(renames(write.id, index), `renamed ${write.id}`).toContain(keys.get(write.id)?.name);
+        expect(renames(write.id, sentAt), `renamed ${write.id}`).toContain(keys.get(write.id)?.name);
         break;
     }
   }
@@ -114,7 +121,7 @@ describe('crash safety', () => {
       const pool: string[] = [];
       /** One write; false when the connection failed (the server is gone). */
       const send = async (write: Write): Promise<boolean> => {
-        const entry: Sent = { write };
+        const entry: Sent = { write, sentAt: tick() };
         sent.push(entry);
         let answer: HttpAnswer;
         try {
@@ -125,6 +132,7 @@ describe('crash safety', () => {
         } catch {
           return false; // the server died before answering: this write may or may not have happened
         }
+        entry.answeredAt = tick();
         entry.answer = { status: answer.status, body: answer.json };
         const body = answer.json as { id?: string; key?: { id: string } };
         if (answer.status < 300 && write.op === 'generate') pool.push(body.id!);
@@ -196,7 +204,7 @@ describe('crash safety', () => {
       // Many calls are written at once, so the kill lands with a queue of requests in the pipe.
       for (let n = 0; n < 600; n++) {
         const write = nextWrite(pool, n);
-        const entry: Sent = { write };
+        const entry: Sent = { write, sentAt: tick() };
         sent.push(entry);
         const [tool, args] =
           write.op === 'generate'
@@ -209,6 +217,7 @@ describe('crash safety', () => {
         calls.push(
           server.call(tool as string, args as Record<string, unknown>, 20_000).then(
             (out) => {
+              entry.answeredAt = tick();
               entry.answer = out.ok ? { status: 200, body: out.value } : { status: 'error' in out ? out.error.code : 500, body: out.text };
             },
             () => undefined,
