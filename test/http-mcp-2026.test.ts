@@ -165,6 +165,10 @@ describe('MCP 2026-07-28 over HTTP', () => {
     expect([bare.status, bodyOf<Rpc>(bare).error?.code, bodyOf<Rpc>(bare).id]).toEqual([400, -32602, expect.any(Number)]);
     const init = await w.rpc('/mcp', admin, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } }, { 'mcp-protocol-version': V });
     expect([init.status, bodyOf<Rpc>(init).error?.code]).toEqual([400, -32020]);
+    // A revision newer than this server's is named as sent, as the reference server treats it: modern.
+    const future = await w.rpc('/mcp', admin, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } }, { 'mcp-protocol-version': '2099-01-01' });
+    expect([future.status, bodyOf<Rpc>(future).error?.code]).toEqual([400, -32020]);
+    expect(bodyOf<Rpc>(future).error?.message).toContain('naming 2099-01-01');
   });
 
   it('refuses a batch holding a 2026-07-28 request', async () => {

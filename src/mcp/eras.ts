@@ -152,7 +152,8 @@ export function classify(message: unknown, headers?: StandardHeaders): Route {
   }
 
   if (headerVersion !== undefined && isModernVersion(headerVersion)) {
-    if (method === 'initialize') return mismatch('initialize is the legacy handshake; it cannot carry a 2026-07-28 MCP-Protocol-Version header', headerVersion, method);
+    // As the reference server answers: the header's claim of the per-request era contradicts the handshake.
+    if (method === 'initialize') return mismatch(`initialize is the legacy handshake; it cannot carry an MCP-Protocol-Version header naming ${headerVersion.slice(0, 100)}`, headerVersion, method);
     if (!isRequest) return LEGACY; // a notification needs no answer either way
     const meta = metaOf(params);
     const missing = meta === undefined ? ['_meta'] : [META.protocolVersion, META.clientCapabilities].filter((key) => !(key in meta));
