@@ -16,6 +16,8 @@ import { type RandomSource, randomBase62 } from './tokens.js';
  */
 
 export const SESSION_IDLE_MS = 12 * 3_600_000;
+/** A session's idle expiry is pushed back at most once a minute: a page view is then a read, not a write. */
+const TOUCH_EVERY_MS = 60_000;
 /** 40 base62 characters: about 238 bits. */
 const TOKEN = /^[A-Za-z0-9]{40}$/;
 
@@ -79,7 +81,8 @@ export class Sessions {
     if (token === undefined || !TOKEN.test(token)) return undefined;
     const id = idOf(token);
     const now = this.clock();
-    const record = await this.store.touchSession(id, now, now + this.idleMs);
+    const until = now + this.idleMs;
+    const record = await this.store.touchSession(id, now, until, until - TOUCH_EVERY_MS);
     if (record === undefined) return undefined;
     try {
       const caller = await this.gate.peekKey(record.key_id, { ...credential, organizationId: record.org_id });

@@ -171,8 +171,11 @@ export interface StoreOps {
 
   /** Stores a new session (deleting expired ones). */
   insertSession(session: SessionRecord): Promise<void>;
-  /** The session with this id if unexpired at `now`, its expires_at moved to `until` (one statement); else undefined. */
-  touchSession(id: string, now: number, until: number): Promise<SessionRecord | undefined>;
+  /**
+   * The session with this id if unexpired at `now`, else undefined; its expires_at is moved to `until`
+   * when it is before `ifBefore` (by default always), so a caller can write at most once in a while.
+   */
+  touchSession(id: string, now: number, until: number, ifBefore?: number): Promise<SessionRecord | undefined>;
   /** Ends a session; answers whether one was there. */
   deleteSession(id: string): Promise<boolean>;
 }

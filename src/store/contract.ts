@@ -778,6 +778,17 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           expect(await store.deleteSession(s.id)).toBe(false);
         });
 
+        it('moves the expiry only when it is before ifBefore, answering the session either way', async () => {
+          const k = await key(await org());
+          const s = aSession(k);
+          await store.insertSession(s);
+          // Touched lately: read, not written.
+          expect(await store.touchSession(s.id, T0 + 1, T0 + 1 + HOUR, T0 + HOUR)).toEqual(s);
+          expect(await store.touchSession(s.id, T0 + 2, T0 + 2 + HOUR, T0 + HOUR + 2)).toEqual({ ...s, expires_at: T0 + 2 + HOUR });
+          expect(await store.touchSession(s.id, T0 + 3, T0 + 3 + HOUR, T0 + 2 + HOUR)).toEqual({ ...s, expires_at: T0 + 2 + HOUR });
+          expect(await store.touchSession(s.id, T0 + 2 + HOUR, T0 + 3 * HOUR, T0 + 3 * HOUR)).toBeUndefined();
+        });
+
         it('answers undefined for an expired session and does not revive it', async () => {
           const k = await key(await org());
           const s = aSession(k, { expires_at: T0 + 10 });

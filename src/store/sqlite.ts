@@ -446,6 +446,7 @@ function prepareStatements(db: Database.Database) {
     hasReveal: db.prepare('SELECT EXISTS (SELECT 1 FROM reveals WHERE id = ? AND expires_at > ?)').pluck(),
     forgetSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
     insertSession: db.prepare('INSERT INTO sessions (id, org_id, key_id, created_at, expires_at) VALUES (@id, @org_id, @key_id, @created_at, @expires_at)'),
+    session: db.prepare('SELECT id, org_id, key_id, created_at, expires_at FROM sessions WHERE id = @id AND expires_at > @now'),
     touchSession: db.prepare('UPDATE sessions SET expires_at = @until WHERE id = @id AND expires_at > @now RETURNING id, org_id, key_id, created_at, expires_at'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
   };
@@ -710,7 +711,10 @@ class SqliteOps implements StoreOps {
     else this.db.transaction(run).immediate();
   }
 
-  async touchSession(id: string, now: number, until: number): Promise<SessionRecord | undefined> {
+  async touchSession(id: string, now: number, until: number, ifBefore = Number.MAX_SAFE_INTEGER): Promise<SessionRecord | undefined> {
+    // A read first: most requests find the session touched lately and write nothing.
+    const session = this.statements.session.get({ id, now }) as SessionRecord | undefined;
+    if (session === undefined || session.expires_at >= ifBefore) return session;
     return this.statements.touchSession.get({ id, now, until }) as SessionRecord | undefined;
   }
 

@@ -42,7 +42,7 @@ export function opsOn(q: Queryable): StoreOps {
     takeReveal: (id, now) => secrets.takeReveal(q, id, now),
     hasReveal: (id, now) => secrets.hasReveal(q, id, now),
     insertSession: (session) => sessions.insertSession(q, session),
-    touchSession: (id, now, until) => sessions.touchSession(q, id, now, until),
+    touchSession: (id, now, until, ifBefore) => sessions.touchSession(q, id, now, until, ifBefore),
     deleteSession: (id) => sessions.deleteSession(q, id),
   };
 }

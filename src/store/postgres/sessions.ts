@@ -11,12 +11,15 @@ export async function insertSession(q: Queryable, session: SessionRecord): Promi
   );
 }
 
-export function touchSession(q: Queryable, id: string, now: number, until: number): Promise<SessionRecord | undefined> {
-  // Every dashboard request runs it: one prepared statement that both checks and extends.
+export function touchSession(q: Queryable, id: string, now: number, until: number, ifBefore = Number.MAX_SAFE_INTEGER): Promise<SessionRecord | undefined> {
+  // Every dashboard request runs it: one prepared statement that checks, and extends only when due
+  // (an UPDATE that matches no row writes nothing).
   return first<SessionRecord>(
     q,
-    'UPDATE sessions SET expires_at = $3 WHERE id = $1 AND expires_at > $2 RETURNING id, org_id, key_id, created_at, expires_at',
-    [id, now, until],
+    `WITH found AS (SELECT id, org_id, key_id, created_at, expires_at FROM sessions WHERE id = $1 AND expires_at > $2),
+      moved AS (UPDATE sessions SET expires_at = $3 WHERE id = $1 AND expires_at > $2 AND expires_at < $4 RETURNING expires_at)
+    SELECT found.id, found.org_id, found.key_id, found.created_at, COALESCE(moved.expires_at, found.expires_at) AS expires_at FROM found LEFT JOIN moved ON true`,
+    [id, now, until, ifBefore],
     'dispersl_touch_session',
   );
 }
