@@ -3,6 +3,7 @@ import type { EventList } from '../../core/activity.js';
 import { DEFAULT_GRACE_SECONDS, type KeyView } from '../../core/schemas.js';
 import { allowedActions } from '../../core/service.js';
 import { formatSeconds, formatTime } from '../format.js';
+import type { Session } from '../../core/sessions.js';
 import { type DashboardContext, type DashboardEnv, signInAs } from '../guard.js';
 import { Layout, Problem, Select } from '../layout.js';
 import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run, writable } from '../page.js';
@@ -26,6 +27,9 @@ interface KeyPageData {
   usage: UsageSpans;
   events: EventList;
   labels: KeyLabels;
+  now: number;
+  /** What the signed-in key may do to this one here (nothing on a read-only server). */
+  allowed: ReturnType<typeof allowedActions> | undefined;
 }
 
 function Details({ view: key, now }: { view: KeyView; now: number }) {
@@ -121,15 +125,12 @@ async function load(c: DashboardContext, deps: DashboardDeps, id: string): Promi
   const [usage, events] = await Promise.all([usageSpans(c, deps, id), run(c, deps, 'listEvents', { key_id: id, limit: 20 })]);
   const labels = await keyLabels(c, deps, events.events.map((e) => e.actor_key_id));
   labels.set(key.id, key);
-  return { key, usage, events, labels };
+  const now = deps.clock();
+  return { key, usage, events, labels, now, allowed: writable(c, deps) ? allowedActions(c.get('session').caller, key, now) : undefined };
 }
 
-function KeyPage({ data, c, deps, notice, problem }: { data: KeyPageData; c: DashboardContext; deps: DashboardDeps; notice?: string | undefined; problem?: FormProblem | undefined }) {
-  const { key, usage, events, labels } = data;
-  const session = c.get('session');
-  const now = deps.clock();
-  const allowed = allowedActions(session.caller, key, now);
-  const anything = writable(c, deps) && (allowed.update || allowed.rotate || allowed.revoke);
+function KeyPage({ data, session, notice, problem }: { data: KeyPageData; session: Session; notice?: string | undefined; problem?: FormProblem | undefined }) {
+  const { key, usage, events, labels, now, allowed } = data;
   return (
     <Layout title={key.name} session={session} section="keys">
       <p>
@@ -143,7 +144,7 @@ function KeyPage({ data, c, deps, notice, problem }: { data: KeyPageData; c: Das
       )}
       {problem && <Problem message={problem.message} issues={problem.issues} />}
       <Details view={key} now={now} />
-      {anything && (
+      {allowed && (allowed.update || allowed.rotate || allowed.revoke) && (
         <>
           <h2>Change this key</h2>
           <Actions view={key} csrf={session.csrf} allowed={allowed} />
@@ -166,7 +167,7 @@ export function keyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
   /** The key page again, with what went wrong (or nothing, if the key cannot be read). */
   const again = async (c: DashboardContext, id: string, problem: FormProblem) => {
     try {
-      return render(c, <KeyPage data={await load(c, deps, id)} c={c} deps={deps} problem={problem} />, problem.status);
+      return render(c, <KeyPage data={await load(c, deps, id)} session={c.get('session')} problem={problem} />, problem.status);
     } catch (err) {
       const missing = problemOf(err);
       return render(c, <Layout title="Key" session={c.get('session')}><Problem message={missing.message} /></Layout>, missing.status);
@@ -189,7 +190,7 @@ export function keyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
     const id = c.req.param('id');
     try {
       const data = await load(c, deps, id);
-      return render(c, <KeyPage data={data} c={c} deps={deps} notice={DONE.get(c.req.query('done') ?? '')} />);
+      return render(c, <KeyPage data={data} session={c.get('session')} notice={DONE.get(c.req.query('done') ?? '')} />);
     } catch (err) {
       return again(c, id, problemOf(err));
     }
