@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ALL_PROTOCOL_VERSIONS } from '../src/mcp/eras.js';
 import { type AppWorld, appWorld, bodyOf } from './helpers/http-app.js';
 import { specIssues } from './helpers/spec.js';
 
@@ -165,10 +166,21 @@ describe('MCP 2026-07-28 over HTTP', () => {
     expect([bare.status, bodyOf<Rpc>(bare).error?.code, bodyOf<Rpc>(bare).id]).toEqual([400, -32602, expect.any(Number)]);
     const init = await w.rpc('/mcp', admin, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } }, { 'mcp-protocol-version': V });
     expect([init.status, bodyOf<Rpc>(init).error?.code]).toEqual([400, -32020]);
-    // A revision newer than this server's is named as sent, as the reference server treats it: modern.
-    const future = await w.rpc('/mcp', admin, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } }, { 'mcp-protocol-version': '2099-01-01' });
-    expect([future.status, bodyOf<Rpc>(future).error?.code]).toEqual([400, -32020]);
-    expect(bodyOf<Rpc>(future).error?.message).toContain('naming 2099-01-01');
+  });
+
+  it('answers -32022 with the revisions it speaks to a header naming one it does not, in either era and in a batch', async () => {
+    const init = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } };
+    for (const version of ['2099-01-01', '2000-01-01', 'invalid-protocol-version', '2026-07-28x']) {
+      for (const [method, params] of [['initialize', init], ['tools/list', undefined], ['tools/list', { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': version } }]] as const) {
+        const answer = await w.rpc('/mcp', admin, method, params, { 'mcp-protocol-version': version, 'mcp-method': method });
+        expect([answer.status, bodyOf<Rpc>(answer).id, bodyOf<Rpc>(answer).error?.code], `${version} ${method}`).toEqual([400, expect.any(Number), -32022]);
+        expect(bodyOf<Rpc>(answer).error?.data).toEqual({ supported: ALL_PROTOCOL_VERSIONS, requested: version });
+      }
+    }
+    const batch = await w.ask('POST', '/mcp', { key: admin, headers: { 'mcp-protocol-version': '2099-01-01' }, body: [{ jsonrpc: '2.0', id: 1, method: 'ping' }] });
+    expect([batch.status, bodyOf<Rpc>(batch).error?.code]).toEqual([400, -32022]);
+    // A revision it speaks, named with spaces around it, is that revision.
+    expect((await w.rpc('/mcp', admin, 'ping', undefined, { 'mcp-protocol-version': ' 2025-06-18 ' })).status).toBe(200);
   });
 
   it('refuses a batch holding a 2026-07-28 request', async () => {

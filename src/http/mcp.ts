@@ -5,7 +5,7 @@ import { type DisperslError, asDisperslError, causeOf } from '../core/errors.js'
 import type { Logger } from '../core/log.js';
 import { redactPath } from '../core/redact.js';
 import type { KeyService } from '../core/service.js';
-import { ALL_PROTOCOL_VERSIONS, type Route, batchHasModern, classify } from '../mcp/eras.js';
+import { type Route, batchHasModern, classify, headerVersionRoute } from '../mcp/eras.js';
 import { type ModernDispatcher, humanOf } from '../mcp/modern.js';
 import { asksFirst } from '../mcp/tool.js';
 import { JSONRPC, type McpDispatcher, isWriteTool } from '../mcp/protocol.js';
@@ -166,19 +166,15 @@ function standardHeaders(c: AppContext) {
  */
 function eraFailure(c: AppContext, message: unknown, route: Route | undefined, batch: unknown[] | undefined, version: string | undefined): Response | undefined {
   const id = isObject(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : undefined;
-  if (route?.era === 'reject') {
-    const { status, code, message: text, data } = route.rejection;
+  // A lone message was classified with its headers; a batch has only the header to go by.
+  const checked = route ?? headerVersionRoute(version);
+  if (checked.era === 'reject') {
+    const { status, code, message: text, data } = checked.rejection;
     // The 2026-07-28 schema has no null id: an error without a request id leaves it out.
     return c.json({ jsonrpc: '2.0', ...(id !== undefined && { id }), error: { code, message: text, ...(data !== undefined && { data }) } }, status as ContentfulStatusCode);
   }
-  if (route?.era === 'modern') return undefined;
   if (batch !== undefined && batchHasModern(batch)) {
     return rpcFailure(c, 400, JSONRPC.INVALID_REQUEST, 'Invalid Request: a batch may not hold 2026-07-28 requests');
-  }
-  const trimmed = version?.trim();
-  if (trimmed !== undefined && !ALL_PROTOCOL_VERSIONS.includes(trimmed)) {
-    const text = `Bad Request: unsupported MCP-Protocol-Version (supported: ${ALL_PROTOCOL_VERSIONS.join(', ')})`;
-    return c.json({ jsonrpc: '2.0', id: id ?? null, error: { code: JSONRPC.INVALID_REQUEST, message: text } }, 400);
   }
   return undefined;
 }

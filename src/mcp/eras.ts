@@ -110,11 +110,21 @@ export function envelopeIssue(meta: Record<string, unknown>): { key: string; pro
   return undefined;
 }
 
-function unsupported(requested: string): Route {
-  return reject(400, MODERN_ERRORS.UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${requested.slice(0, 100)}`, {
+function unsupported(requested: string, where = ''): Route {
+  return reject(400, MODERN_ERRORS.UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${where}${requested.slice(0, 100)}`, {
     supported: ALL_PROTOCOL_VERSIONS,
     requested: requested.slice(0, 100),
   });
+}
+
+/**
+ * An MCP-Protocol-Version header naming a revision this server does not speak answers the revision's
+ * error (-32022, with the revisions it does speak), whichever era the message is in; any other header is
+ * left to the message's own checks.
+ */
+export function headerVersionRoute(header: string | undefined): Route {
+  const version = trimOws(header);
+  return version === undefined || ALL_PROTOCOL_VERSIONS.includes(version) ? LEGACY : unsupported(version, 'the MCP-Protocol-Version header names ');
 }
 
 /**
@@ -151,9 +161,10 @@ export function classify(message: unknown, headers?: StandardHeaders): Route {
     return { era: 'modern', envelope: { version: claimed, capabilities: meta[META.clientCapabilities] as Record<string, unknown> } };
   }
 
+  const byHeader = headerVersionRoute(headerVersion);
+  if (byHeader.era === 'reject') return byHeader;
   if (headerVersion !== undefined && isModernVersion(headerVersion)) {
-    // As the reference server answers: the header's claim of the per-request era contradicts the handshake.
-    if (method === 'initialize') return mismatch(`initialize is the legacy handshake; it cannot carry an MCP-Protocol-Version header naming ${headerVersion.slice(0, 100)}`, headerVersion, method);
+    if (method === 'initialize') return mismatch(`initialize is the legacy handshake; it cannot carry a ${headerVersion} MCP-Protocol-Version header`, headerVersion, method);
     if (!isRequest) return LEGACY; // a notification needs no answer either way
     const meta = metaOf(params);
     const missing = meta === undefined ? ['_meta'] : [META.protocolVersion, META.clientCapabilities].filter((key) => !(key in meta));
