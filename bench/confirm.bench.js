@@ -7,6 +7,7 @@ import { createLogger } from '../dist/core/log.js';
 import { Reveals } from '../dist/core/reveals.js';
 import { KeyService } from '../dist/core/service.js';
 import { createApp } from '../dist/http/app.js';
+import { localDesk } from '../dist/mcp/deliver.js';
 import { McpDispatcher } from '../dist/mcp/protocol.js';
 import { RequestStates, storedRequestStateStore } from '../dist/mcp/request-state.js';
 import { createToolRunner } from '../dist/mcp/run-tool.js';
@@ -24,8 +25,7 @@ function world(path) {
   const service = new KeyService(store);
   const logger = createLogger('silent');
   const reveals = new Reveals(store);
-  const desk = { deposit: async (secret) => ({ ...(await reveals.deposit(secret)), url: undefined }) };
-  const dispatcher = new McpDispatcher({ version: 'bench', logger, runner: async () => createToolRunner({ logger, reveals: desk }) });
+  const dispatcher = new McpDispatcher({ version: 'bench', logger, runner: async () => createToolRunner({ logger, reveals: localDesk(reveals) }) });
   const app = createApp({ gate, service, dispatcher, requestStates: new RequestStates(storedRequestStateStore(store)), logger, version: 'bench', reveals: { reveals, url: (c) => `http://x/reveal/${c}` } });
   return { store, gate, service, app };
 }
