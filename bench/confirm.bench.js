@@ -87,11 +87,12 @@ export default async function confirmBench({ log }) {
         row('revoke_key confirmed, round 2: the answer (requestState opened and used once, revoke)', times.answer, times.plain),
         row('revoke_key confirmed, both rounds', times.ask.map((t, i) => t + times.answer[i]), times.plain),
         row('generate_key, inline (baseline)', times.inline),
-        row('generate_key, reveal (secret sealed and stored for one reveal)', times.reveal, times.inline),
+        row('generate_key, reveal (secret sealed, stored in the key’s transaction for one reveal)', times.reveal, times.inline),
       ],
       notes: [
         `${ROUNDS} rounds × ${PER_ROUND} calls of each, interleaved; createApp driven with app.request (no sockets), 2026-07-28 requests, a temp SQLite file (WAL).`,
         'A confirmed revoke adds one round trip: round 1 reads the key and seals the question, charging nothing; round 2 opens the state (one insert of its nonce) and revokes.',
+        'With reveal the key and its sealed secret commit together (one transaction); what reveal adds is sealing (an HKDF-SHA256 key from the one-time code, AES-256-GCM) and the reveal row in that commit.',
         'Target: generate_key with reveal ≤ 1.2× inline.',
       ],
     };
