@@ -7,6 +7,7 @@ import { createLogger } from '../dist/core/log.js';
 import { Reveals } from '../dist/core/reveals.js';
 import { KeyService } from '../dist/core/service.js';
 import { createApp } from '../dist/http/app.js';
+import { localDesk } from '../dist/mcp/deliver.js';
 import { McpDispatcher } from '../dist/mcp/protocol.js';
 import { RequestStates, storedRequestStateStore } from '../dist/mcp/request-state.js';
 import { createToolRunner } from '../dist/mcp/run-tool.js';
@@ -24,8 +25,7 @@ function world(path) {
   const service = new KeyService(store);
   const logger = createLogger('silent');
   const reveals = new Reveals(store);
-  const desk = { deposit: async (secret) => ({ ...(await reveals.deposit(secret)), url: undefined }) };
-  const dispatcher = new McpDispatcher({ version: 'bench', logger, runner: async () => createToolRunner({ logger, reveals: desk }) });
+  const dispatcher = new McpDispatcher({ version: 'bench', logger, runner: async () => createToolRunner({ logger, reveals: localDesk(reveals) }) });
   const app = createApp({ gate, service, dispatcher, requestStates: new RequestStates(storedRequestStateStore(store)), logger, version: 'bench', reveals: { reveals, url: (c) => `http://x/reveal/${c}` } });
   return { store, gate, service, app };
 }
@@ -87,11 +87,12 @@ export default async function confirmBench({ log }) {
         row('revoke_key confirmed, round 2: the answer (requestState opened and used once, revoke)', times.answer, times.plain),
         row('revoke_key confirmed, both rounds', times.ask.map((t, i) => t + times.answer[i]), times.plain),
         row('generate_key, inline (baseline)', times.inline),
-        row('generate_key, reveal (secret sealed and stored for one reveal)', times.reveal, times.inline),
+        row('generate_key, reveal (secret sealed, stored in the key’s transaction for one reveal)', times.reveal, times.inline),
       ],
       notes: [
         `${ROUNDS} rounds × ${PER_ROUND} calls of each, interleaved; createApp driven with app.request (no sockets), 2026-07-28 requests, a temp SQLite file (WAL).`,
         'A confirmed revoke adds one round trip: round 1 reads the key and seals the question, charging nothing; round 2 opens the state (one insert of its nonce) and revokes.',
+        'With reveal the key and its sealed secret commit together (one transaction); what reveal adds is sealing (an HKDF-SHA256 key from the one-time code, AES-256-GCM) and the reveal row in that commit.',
         'Target: generate_key with reveal ≤ 1.2× inline.',
       ],
     };

@@ -30,16 +30,11 @@ export async function runServe(config: Config, logger: Logger): Promise<void> {
   try {
     // A missing or wrong DISPERSL_SECRET_KEY fails here, before listening, rather than at the first token.
     await tokens?.signingKeys.prepare();
-    const [{ Reveals }, { Sessions }] = await Promise.all([import('../core/reveals.js'), import('../core/sessions.js')]);
+    const [{ Reveals }, { Sessions }, { localDesk }] = await Promise.all([import('../core/reveals.js'), import('../core/sessions.js'), import('../mcp/deliver.js')]);
     const reveals = new Reveals(local.store);
     const revealUrl = (code: string) => `${publicUrl}/reveal/${code}`;
     // Secrets delivered by reveal wait in this database; this server shows them at /reveal/<code>.
-    const desk = {
-      deposit: async (secret: string) => {
-        const deposited = await reveals.deposit(secret);
-        return { ...deposited, url: revealUrl(deposited.code) };
-      },
-    };
+    const desk = localDesk(reveals, revealUrl);
     const runner = async () => createToolRunner({ logger, confirm: config.confirm, secretDelivery: config.secretDelivery, reveals: desk });
     const dispatcher = new McpDispatcher({ version: VERSION, logger, runner, confirm: config.confirm });
     await dispatcher.warm();

@@ -10,6 +10,7 @@ import { describeLocation } from '../store/open.js';
 import { StdioEras } from '../mcp/stdio-eras.js';
 import type { RevealDesk } from '../mcp/deliver.js';
 import type { KeyView } from '../core/schemas.js';
+import type { SealSecret } from '../core/service.js';
 import type { Config } from './config.js';
 import { VERSION } from './version.js';
 
@@ -34,23 +35,26 @@ async function openApi(config: Config, logger: Logger): Promise<Opened> {
       timeoutMs: config.timeoutMs,
       userAgent: `dispersl-mcp/${VERSION} (remote mode)`,
     });
-    return { api, desk: { deposit: (secret) => api.deposit(secret) }, close: () => api.close() };
+    // The server made the key in its own transaction; the secret is deposited there afterwards.
+    const desk: RevealDesk = {
+      async issue(call) {
+        const result = await call();
+        return { result, ...(await api.deposit(String(result.secret))) };
+      },
+    };
+    return { api, desk, close: () => api.close() };
   }
-  const [{ LocalKeyApi }, { LOCAL_IP }, { openLocal }, { Reveals }] = await Promise.all([
+  const [{ LocalKeyApi }, { LOCAL_IP }, { openLocal }, { Reveals }, { localDesk }] = await Promise.all([
     import('../core/api.js'),
     import('../core/auth.js'),
     import('./local.js'),
     import('../core/reveals.js'),
+    import('../mcp/deliver.js'),
   ]);
   const local = await openLocal(config.dbPath, { usageDays: config.usageDays });
-  const reveals = new Reveals(local.store);
   // A page exists only where a serve shows this database: DISPERSL_PUBLIC_URL says where.
-  const desk: RevealDesk = {
-    async deposit(secret) {
-      const deposited = await reveals.deposit(secret);
-      return { ...deposited, url: config.publicUrl === undefined ? undefined : `${config.publicUrl}/reveal/${deposited.code}` };
-    },
-  };
+  const publicUrl = config.publicUrl;
+  const desk = localDesk(new Reveals(local.store), publicUrl === undefined ? undefined : (code) => `${publicUrl}/reveal/${code}`);
   return { api: new LocalKeyApi(local.gate, local.service, { token: config.apiKey, ip: LOCAL_IP }), desk, close: () => void local.store.close() };
 }
 
@@ -93,8 +97,8 @@ class DeferredKeyApi implements KeyApi {
     }
   }
 
-  async call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
-    return (await this.api()).call(name, input);
+  async call<N extends OperationName>(name: N, input?: unknown, reveal?: SealSecret): Promise<OperationResult<N>> {
+    return (await this.api()).call(name, input, reveal);
   }
   async preview(name: OperationName, input?: unknown): Promise<KeyView> {
     const api = await this.api();
@@ -123,7 +127,7 @@ export async function runStdio(config: Config, logger: Logger): Promise<void> {
         missingKeyHint: MISSING_KEY_HINT,
         confirm: config.confirm,
         secretDelivery: config.secretDelivery,
-        reveals: { deposit: async (secret) => (await api.load()).desk.deposit(secret) },
+        reveals: { issue: async (call) => (await api.load()).desk.issue(call) },
       }),
   });
   const warmUp = () =>

@@ -1,7 +1,7 @@
 import type { Caller, Credential, Gate } from './auth.js';
 import type { OperationName, OperationResult } from './operations/index.js';
 import type { KeyView } from './schemas.js';
-import type { KeyService } from './service.js';
+import type { KeyService, SealSecret } from './service.js';
 
 /**
  * The key operations as one caller sees them. MCP tools talk only to this, so the same tools run
@@ -9,8 +9,11 @@ import type { KeyService } from './service.js';
  * raw: the implementation validates them and throws the contract's errors.
  */
 export interface KeyApi {
-  /** Runs one operation of src/core/operations by name. */
-  call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>>;
+  /**
+   * Runs one operation of src/core/operations by name. `reveal` (an operation that makes a secret, on
+   * the local database only) stores the secret sealed for one reveal in the key's own transaction.
+   */
+  call<N extends OperationName>(name: N, input?: unknown, reveal?: SealSecret): Promise<OperationResult<N>>;
   /** The caller's permissions, charging nothing; undefined when they cannot be known for free. */
   permissions(): Promise<readonly string[] | undefined>;
   /** The key an operation would act on, checked but not run and not charged: what a confirmation shows the human. */
@@ -25,8 +28,8 @@ export class LocalKeyApi implements KeyApi {
     protected readonly credential: Credential,
   ) {}
 
-  call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
-    return this.run((caller) => this.service.execute(name, caller, input));
+  call<N extends OperationName>(name: N, input?: unknown, reveal?: SealSecret): Promise<OperationResult<N>> {
+    return this.run((caller) => this.service.execute(name, caller, input, reveal));
   }
 
   protected async run<T>(fn: (caller: Caller) => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@ import type { Caller } from './auth.js';
 import { type Permission, PERMISSIONS, hasPermission } from './model.js';
 import { DisperslError, invalidRequest } from './errors.js';
 import { issuesOf } from './schemas.js';
-import type { KeyService } from './service.js';
+import type { KeyService, SealSecret } from './service.js';
 
 /** How an operation's input travels in a REST request, besides path parameters (`:id`). */
 export interface RestInput {
@@ -72,8 +72,8 @@ export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType 
   secret?: true;
   /** The first route is the one remote mode calls. */
   rest: readonly [RestRoute<z.output<O>>, ...RestRoute<z.output<O>>[]];
-  /** The service method, given input already checked against `input` by a caller holding `permission`. */
-  run(service: KeyService, caller: Caller, args: z.output<I>): Promise<z.output<O>>;
+  /** The service method, given input already checked against `input` by a caller holding `permission`; `reveal` reaches operations with `secret` only. */
+  run(service: KeyService, caller: Caller, args: z.output<I>, reveal?: SealSecret): Promise<z.output<O>>;
 }
 
 export function defineOperation<I extends z.ZodType, O extends z.ZodType>(operation: Operation<I, O>): Operation<I, O> {
@@ -108,11 +108,15 @@ function requireNotRotated(caller: Caller): void {
   }
 }
 
-/** An operation for a caller: the permission first, then the input, then the service. */
-export function execute<I extends z.ZodType, O extends z.ZodType>(operation: Operation<I, O>, service: KeyService, caller: Caller, input: unknown): Promise<z.output<O>> {
+/**
+ * An operation for a caller: the permission first, then the input, then the service. `reveal` seals
+ * the new secret of an operation with `secret` for a one-time reveal (see SealSecret).
+ */
+export function execute<I extends z.ZodType, O extends z.ZodType>(operation: Operation<I, O>, service: KeyService, caller: Caller, input: unknown, reveal?: SealSecret): Promise<z.output<O>> {
   try {
     requirePermission(caller, operation.permission);
-    return operation.run(service, caller, parseInput(operation.input, input));
+    if (reveal !== undefined && operation.secret !== true) throw new Error(`${operation.tool.name} makes no secret to reveal`);
+    return operation.run(service, caller, parseInput(operation.input, input), reveal);
   } catch (err) {
     return Promise.reject(err);
   }

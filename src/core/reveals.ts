@@ -25,6 +25,11 @@ export interface Deposited {
   expires_at: number;
 }
 
+/** A secret sealed for one reveal: the record to store, and the code that opens it (never stored). */
+export interface Sealed extends Deposited {
+  record: RevealRecord;
+}
+
 /** The record's id: a hash of the code, never the code. */
 function idOf(code: string): string {
   return createHash('sha256').update(`dispersl-reveal-id\n${code}`).digest('base64url');
@@ -47,7 +52,8 @@ export class Reveals {
     readonly ttlMs: number = REVEAL_TTL_MS,
   ) {}
 
-  async deposit(secret: string): Promise<Deposited> {
+  /** Seals a secret, storing nothing: the caller stores the record (a new key's, in the transaction that creates the key). */
+  seal(secret: string): Sealed {
     const code = randomBase62(22, this.random);
     const id = idOf(code);
     const iv = this.random(IV_BYTES);
@@ -56,8 +62,14 @@ export class Reveals {
     const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
     const now = this.clock();
     const record: RevealRecord = { id, sealed: Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url'), expires_at: now + this.ttlMs, created_at: now };
+    return { record, code, expires_at: record.expires_at };
+  }
+
+  /** Seals and stores a secret on its own: remote mode's deposit of a key its server has already made. */
+  async deposit(secret: string): Promise<Deposited> {
+    const { record, code, expires_at } = this.seal(secret);
     await this.store.insertReveal(record);
-    return { code, expires_at: record.expires_at };
+    return { code, expires_at };
   }
 
   /** Whether the code still shows a secret; shows nothing and uses nothing. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NOON, type World, createWorld, rejectionOf } from '../testing/fixtures.js';
+import { NOON, type World, createWorld, databaseText, rejectionOf } from '../testing/fixtures.js';
 import type { Caller } from './auth.js';
+import { Reveals } from './reveals.js';
 import type { KeyView } from './schemas.js';
 import { parseToken } from './tokens.js';
 
@@ -292,5 +293,52 @@ describe('KeyService.whoami', () => {
     const error = await rejectionOf(w.service.execute('whoami', admin, { verbose: true }));
     expect(error.type).toBe('INVALID_REQUEST');
     expect(error.details.issues).toEqual([expect.objectContaining({ path: 'verbose' })]);
+  });
+});
+
+describe('KeyService: a new secret delivered by reveal', () => {
+  it('stores the secret sealed, with the key, for one reveal that shows it once', async () => {
+    await setUp();
+    const reveals = new Reveals(w.store, w.clock.read);
+    let code = '';
+    const reveal = (secret: string) => {
+      const sealed = reveals.seal(secret);
+      code = sealed.code;
+      return sealed.record;
+    };
+    const created = await w.service.execute('generateKey', admin, { name: 'CI' }, reveal);
+    expect(databaseText(w.store)).not.toContain(created.secret);
+    expect(await reveals.take(code)).toBe(created.secret);
+    expect(await reveals.take(code)).toBeUndefined();
+    const rotated = await w.service.execute('rotateKey', admin, { id: created.key.id }, reveal);
+    expect(await reveals.take(code)).toBe(rotated.secret);
+  });
+
+  it('keeps no key, rotation or event when the reveal cannot be stored', async () => {
+    await setUp();
+    const reveals = new Reveals(w.store, w.clock.read);
+    const taken = reveals.seal('pk_live_taken').record;
+    await w.store.insertReveal(taken);
+    const refused = (secret: string) => ({ ...reveals.seal(secret).record, id: taken.id });
+    const old = (await w.service.execute('generateKey', admin, { name: 'old' })).key;
+    const before = { keys: w.count('keys'), events: w.count('audit_events'), reveals: w.count('reveals') };
+    await expect(w.service.execute('generateKey', admin, { name: 'CI' }, refused)).rejects.toThrow();
+    await expect(w.service.execute('rotateKey', admin, { id: old.id }, refused)).rejects.toThrow();
+    expect({ keys: w.count('keys'), events: w.count('audit_events'), reveals: w.count('reveals') }).toEqual(before);
+    expect(await w.service.execute('getKey', admin, { id: old.id })).toEqual(old);
+  });
+
+  it('seals nothing for a key it refuses to make', async () => {
+    await setUp();
+    let sealed = 0;
+    const error = await rejectionOf(w.service.execute('generateKey', admin, { name: '' }, () => (sealed++, { id: 'r', sealed: 'x', expires_at: NOON + 1, created_at: NOON })));
+    expect(error.type).toBe('INVALID_REQUEST');
+    expect(sealed).toBe(0);
+    expect(w.count('reveals')).toBe(0);
+  });
+
+  it('refuses to seal for an operation that makes no secret', async () => {
+    await setUp();
+    await expect(w.service.execute('listKeys', admin, {}, () => ({ id: 'r', sealed: 'x', expires_at: NOON + 1, created_at: NOON }))).rejects.toThrow('makes no secret');
   });
 });

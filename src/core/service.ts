@@ -22,7 +22,7 @@ import type {
   Whoami,
 } from './schemas.js';
 import { stateOf } from './schemas.js';
-import type { KeyStore, StoreOps } from './store.js';
+import type { KeyStore, RevealRecord, StoreOps } from './store.js';
 import { type RandomSource, generateToken, hashToken, publicId } from './tokens.js';
 import { type ReleasedLease, requireVerifier } from './verify.js';
 import { Activity, type EventList, type GetUsageInput, type ListEventsInput, type Usage } from './activity.js';
@@ -57,6 +57,12 @@ export function toView(key: KeyRecord): KeyView {
     rotated_to: key.rotated_to,
   };
 }
+
+/**
+ * Seals a new key's secret for a one-time reveal (Reveals.seal). The service stores the record in the
+ * transaction that creates the key: the key never exists without the reveal that delivers its secret.
+ */
+export type SealSecret = (secret: string) => RevealRecord;
 
 /** A fresh key record: live, enabled, never used; the fields given override these. */
 function newKeyRecord(fields: Pick<KeyRecord, 'id' | 'org_id' | 'hash' | 'start' | 'name' | 'environment' | 'permissions' | 'created_at' | 'created_by'> & Partial<KeyRecord>): KeyRecord {
@@ -153,8 +159,8 @@ export class KeyService {
   }
 
   /** An operation by name, for a caller, on raw input: the permission, then the input, then the method. */
-  execute<N extends OperationName>(name: N, caller: Caller, input?: unknown): Promise<OperationResult<N>> {
-    return execute(OPERATIONS[name] as unknown as Operation, this, caller, input) as Promise<OperationResult<N>>;
+  execute<N extends OperationName>(name: N, caller: Caller, input?: unknown, reveal?: SealSecret): Promise<OperationResult<N>> {
+    return execute(OPERATIONS[name] as unknown as Operation, this, caller, input, reveal) as Promise<OperationResult<N>>;
   }
 
   /**
@@ -189,7 +195,8 @@ export class KeyService {
     return toView(await this.find(this.store, caller, id));
   }
 
-  async generate(caller: Caller, args: Args<typeof GenerateKeyInput>): Promise<CreatedKey> {
+  /** With `reveal`, the secret is also stored sealed for one reveal, in the key's own transaction. */
+  async generate(caller: Caller, args: Args<typeof GenerateKeyInput>, reveal?: SealSecret): Promise<CreatedKey> {
     const now = this.clock();
     const permissions = args.permissions ?? caller.key.permissions;
     requireCover(caller, permissions);
@@ -215,8 +222,10 @@ export class KeyService {
       created_at: now,
       created_by: caller.key.id,
     });
+    const sealed = reveal?.(issued.token);
     await this.store.transaction(async (tx) => {
       await tx.insertKey(key);
+      if (sealed !== undefined) await tx.insertReveal(sealed);
       await this.audit(tx, caller, key.id, 'created', { name: key.name, environment, permissions: key.permissions }, now);
     });
     return { key: toView(key), secret: issued.token };
@@ -237,7 +246,8 @@ export class KeyService {
     });
   }
 
-  async rotate(caller: Caller, { id, grace_period_seconds }: Args<typeof RotateKeyInput>): Promise<RotatedKey> {
+  /** With `reveal`, the new secret is also stored sealed for one reveal, in the rotation's transaction. */
+  async rotate(caller: Caller, { id, grace_period_seconds }: Args<typeof RotateKeyInput>, reveal?: SealSecret): Promise<RotatedKey> {
     const now = this.clock();
     return this.store.transaction(async (tx) => {
       const old = await this.find(tx, caller, id);
@@ -269,6 +279,7 @@ export class KeyService {
       });
       const graceEnd = now + grace_period_seconds * 1000;
       await tx.insertKey(next);
+      if (reveal !== undefined) await tx.insertReveal(reveal(issued.token));
       const applied = await tx.rotateKey(old.id, {
         rotated_to: next.id,
         expires_at: grace_period_seconds === 0 ? old.expires_at : Math.min(old.expires_at ?? Infinity, graceEnd),

@@ -5,7 +5,7 @@ import { DisperslError, type Issue } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { OperationName, OperationResult } from '../core/operations/index.js';
 import type { Reveals } from '../core/reveals.js';
-import { type KeyService, mayWrite } from '../core/service.js';
+import { type KeyService, type SealSecret, mayWrite } from '../core/service.js';
 import type { Sessions } from '../core/sessions.js';
 import type { DashboardContext } from './guard.js';
 
@@ -52,8 +52,8 @@ export function writable(c: DashboardContext, deps: DashboardDeps): boolean {
 }
 
 /** An operation as the signed-in key, uncharged: the same checks, rules and audit trail as over REST or MCP. */
-export function run<N extends OperationName>(c: DashboardContext, deps: DashboardDeps, name: N, input?: unknown): Promise<OperationResult<N>> {
-  return deps.service.execute(name, c.get('session').caller, input);
+export function run<N extends OperationName>(c: DashboardContext, deps: DashboardDeps, name: N, input?: unknown, reveal?: SealSecret): Promise<OperationResult<N>> {
+  return deps.service.execute(name, c.get('session').caller, input, reveal);
 }
 
 /** The result, or undefined where the core refused (unknown key, not permitted); any other failure still fails the page. */

@@ -1,9 +1,11 @@
 import { DisperslError, invalidRequest } from '../core/errors.js';
+import type { Reveals, Sealed } from '../core/reveals.js';
+import type { SealSecret } from '../core/service.js';
 import { type Human, InputRequired } from './protocol.js';
 
 /**
  * Secret delivery (--secret-delivery, and a call's secret_delivery that may only be stricter). With
- * reveal, the new secret is deposited for a one-time reveal and the result the model reads holds
+ * reveal, the new secret waits sealed for a one-time reveal and the result the model reads holds
  * `reveal` instead: a page URL (where a serve shows it) and a terminal command, or nothing at all
  * when a 2026-07-28 client shows the user the link itself (URL elicitation).
  */
@@ -11,9 +13,28 @@ import { type Human, InputRequired } from './protocol.js';
 export type SecretDelivery = 'inline' | 'reveal';
 export const SECRET_DELIVERIES: readonly SecretDelivery[] = ['inline', 'reveal'];
 
+/** A call whose result holds a new secret; given `reveal`, it stores the secret sealed with the key. */
+export type SecretCall = (reveal?: SealSecret) => Promise<Record<string, unknown>>;
+
 /** Where a secret waits to be shown once: the local database, or remote mode's server. */
 export interface RevealDesk {
-  deposit(secret: string): Promise<{ code: string; expires_at: number; url?: string | undefined }>;
+  /** Runs the call so that its new secret waits for one reveal: its result, and the reveal's code, expiry and page (if any). */
+  issue(call: SecretCall): Promise<{ result: Record<string, unknown>; code: string; expires_at: number; url?: string | undefined }>;
+}
+
+/**
+ * The desk of a local database: the secret is sealed and stored in the transaction that creates its
+ * key, so a key never exists without the reveal that delivers it. `url` is where a serve shows a code.
+ */
+export function localDesk(reveals: Reveals, url?: (code: string) => string): RevealDesk {
+  return {
+    async issue(call) {
+      let sealed: Sealed | undefined;
+      const result = await call((secret) => (sealed = reveals.seal(secret)).record);
+      if (sealed === undefined) throw new Error('the call made no secret to reveal');
+      return { result, code: sealed.code, expires_at: sealed.expires_at, url: url?.(sealed.code) };
+    },
+  };
 }
 
 /** The state sealed into requestState while a client shows the user the reveal link. */
@@ -40,11 +61,12 @@ export function splitDelivery(server: SecretDelivery, args: unknown): { delivery
 
 export const REVEAL_COMMAND = 'npx dispersl-mcp reveal';
 
-/** The result with its secret replaced by a reveal, or the URL elicitation that shows the link to the user first. */
-export async function deliverByReveal(result: Record<string, unknown>, desk: RevealDesk | undefined, human: Human | undefined): Promise<Record<string, unknown> | InputRequired> {
+/** The call's result with its secret replaced by a reveal, or the URL elicitation that shows the link to the user first. */
+export async function deliverByReveal(call: SecretCall, desk: RevealDesk | undefined, human: Human | undefined): Promise<Record<string, unknown> | InputRequired> {
+  // Refused before the call: no key is made whose secret could not be delivered.
   if (desk === undefined) throw new DisperslError('INVALID_REQUEST', 'This server cannot deliver secrets by reveal', { issues: [{ path: 'secret_delivery', message: 'reveal is not available here' }] });
-  const { secret, ...rest } = result;
-  const { code, expires_at, url } = await desk.deposit(String(secret));
+  const { result, code, expires_at, url } = await desk.issue(call);
+  const { secret: _secret, ...rest } = result;
   const expires = new Date(expires_at).toISOString();
   if (url !== undefined && human?.url === true && human.elicit === undefined) {
     const state: RevealedState = { kind: 'revealed', result: { ...rest, reveal: { expires_at: expires, delivered: 'url_elicitation' } } };

@@ -1,6 +1,7 @@
 import type { KeyApi } from '../core/api.js';
 import { asDisperslError, causeOf } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { SealSecret } from '../core/service.js';
 import { confirmFirst } from './confirm.js';
 import { type RevealDesk, type SecretDelivery, deliverByReveal, revealedResult, splitDelivery } from './deliver.js';
 import { type ConfirmPolicy, type Human, InputRequired, type Round, type ToolResult, type ToolRunner } from './protocol.js';
@@ -35,12 +36,9 @@ export function createToolRunner({ logger, missingKeyHint, confirm = 'auto', sec
         logger.info('tool call', { tool: name, outcome: 'confirmation_asked', ms: Math.round(performance.now() - started) });
         return asked;
       }
-      let result = (await api.call(tool.operation, input)) as Record<string, unknown>;
-      if (tool.secret && delivery === 'reveal') {
-        const delivered = await deliverByReveal(result, reveals, human);
-        if (delivered instanceof InputRequired) return delivered;
-        result = delivered;
-      }
+      const call = (reveal?: SealSecret) => api.call(tool.operation, input, reveal) as Promise<Record<string, unknown>>;
+      const result = tool.secret && delivery === 'reveal' ? await deliverByReveal(call, reveals, human) : await call();
+      if (result instanceof InputRequired) return result;
       logger.info('tool call', { tool: name, outcome: 'ok', ms: Math.round(performance.now() - started) });
       return ok(result);
     } catch (err) {

@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import { type Operation, type RestRoute, parseInput } from '../core/operation.js';
 import { OPERATIONS, type OperationName, type OperationResult } from '../core/operations/index.js';
 import type { KeyView } from '../core/schemas.js';
+import type { SealSecret } from '../core/service.js';
 import { isLoopbackHost, parseBaseUrl } from './base-url.js';
 import { RestClient } from './rest-client.js';
 import { probePermissions } from './permissions.js';
@@ -78,7 +79,9 @@ export class RemoteKeyApi implements KeyApi {
     }
   }
 
-  async call<N extends OperationName>(name: N, input?: unknown): Promise<OperationResult<N>> {
+  async call<N extends OperationName>(name: N, input?: unknown, reveal?: SealSecret): Promise<OperationResult<N>> {
+    // No database here to seal into: a secret delivered by reveal is deposited on the server afterwards (deposit).
+    if (reveal !== undefined) throw new Error('remote mode cannot seal a secret in the key’s transaction');
     this.requireKey();
     const operation = OPERATIONS[name] as unknown as Operation;
     const [route] = operation.rest;

@@ -750,6 +750,40 @@ export function describeStoreContract(name: string, createDatabase: () => Promis
           expect(taken.filter((t) => t !== undefined)).toEqual([r]);
         });
 
+        it('stores a reveal with the key it delivers in one transaction: either refused, neither is kept', async () => {
+          const o = await org();
+          const taken = aReveal();
+          await store.insertReveal(taken);
+          const k = aKey(o);
+          // The reveal refused (its id is taken): the key inserted before it is gone too.
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.insertKey(k);
+              await tx.insertReveal(aReveal({ id: taken.id }));
+            }),
+          ).rejects.toThrow();
+          expect(await store.findById(k.id)).toBeUndefined();
+          expect(await store.takeReveal(taken.id, T0 + 1)).toEqual(taken);
+          // The key refused (its id is taken): the reveal inserted before it is gone too.
+          const r = aReveal();
+          await key(o, { id: k.id });
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.insertReveal(r);
+              await tx.insertKey(aKey(o, { id: k.id }));
+            }),
+          ).rejects.toThrow();
+          expect(await store.hasReveal(r.id, T0 + 1)).toBe(false);
+          // Both accepted: both kept.
+          const next = aKey(o);
+          await store.transaction(async (tx) => {
+            await tx.insertKey(next);
+            await tx.insertReveal(r);
+          });
+          expect(await store.findById(next.id)).toMatchObject({ key: next });
+          expect(await store.takeReveal(r.id, T0 + 1)).toEqual(r);
+        });
+
         it('answers nothing for an unknown id', async () => {
           expect(await store.takeReveal('unknown', T0)).toBeUndefined();
           expect(await store.hasReveal('unknown', T0)).toBe(false);

@@ -43,5 +43,5 @@ export const generateKey = defineOperation({
       toRest: ({ key, secret }) => ({ publicKey: secret, message: 'API key generated successfully', key }),
     },
   ],
-  run: (service, caller, args) => service.generate(caller, args),
+  run: (service, caller, args, reveal) => service.generate(caller, args, reveal),
 });

@@ -35,5 +35,5 @@ export const rotateKey = defineOperation({
       response: RotatedKey,
     },
   ],
-  run: (service, caller, args) => service.rotate(caller, args),
+  run: (service, caller, args, reveal) => service.rotate(caller, args, reveal),
 });

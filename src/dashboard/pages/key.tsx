@@ -9,7 +9,7 @@ import { Layout, Problem, Select } from '../layout.js';
 import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run, writable } from '../page.js';
 import { EventsTable, type KeyLabels, keyLabels } from './events.js';
 import { StateBadge } from './keys.js';
-import { showSecretOnce } from './secret.js';
+import { runSealed, showSecretOnce } from './secret.js';
 import { UsageCharts, type UsageSpans, usageSpans } from './usage.js';
 
 const GRACE_CHOICES = [0, 3_600, 86_400, 604_800].map((s) => [String(s), s === 0 ? 'no time: revoke it now' : formatSeconds(s)] as const);
@@ -215,10 +215,10 @@ export function keyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void {
 
   change('rotate', async (c, id, form) => {
     const grace = field(form, 'grace_period_seconds');
-    const rotated = await run(c, deps, 'rotateKey', { id, grace_period_seconds: grace === '' ? undefined : Number(grace) });
+    const { made: rotated, code } = await runSealed(c, deps, 'rotateKey', { id, grace_period_seconds: grace === '' ? undefined : Number(grace) });
     // The key this browser signed in with: the session moves to its successor, which may still write
     // (a rotated key may only read) and outlives the grace, so the new secret is never locked out.
     if (id === c.get('session').caller.key.id) await signInAs(c, deps, rotated.secret);
-    return showSecretOnce(c, deps, rotated.key.id, rotated.secret);
+    return showSecretOnce(c, deps, rotated.key.id, code);
   });
 }

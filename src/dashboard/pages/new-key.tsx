@@ -3,8 +3,8 @@ import type { Caller } from '../../core/auth.js';
 import { PERMISSIONS, VERIFY_PERMISSION, missingGrants } from '../../core/model.js';
 import type { DashboardContext, DashboardEnv } from '../guard.js';
 import { Layout, Problem, Select } from '../layout.js';
-import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, run, writable } from '../page.js';
-import { showSecretOnce } from './secret.js';
+import { type DashboardDeps, type FormProblem, field, formOf, problemOf, render, writable } from '../page.js';
+import { runSealed, showSecretOnce } from './secret.js';
 
 const KNOWN = [PERMISSIONS.read, PERMISSIONS.write, VERIFY_PERMISSION, PERMISSIONS.admin];
 const ENVIRONMENTS = [
@@ -152,8 +152,8 @@ export function newKeyRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
     const no = refused(c);
     if (no) return no;
     try {
-      const created = await run(c, deps, 'generateKey', inputOf(form));
-      return showSecretOnce(c, deps, created.key.id, created.secret);
+      const { made, code } = await runSealed(c, deps, 'generateKey', inputOf(form));
+      return showSecretOnce(c, deps, made.key.id, code);
     } catch (err) {
       return page(c, form, problemOf(err));
     }

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { REVEAL_TTL_MS } from '../../core/reveals.js';
+import type { OperationResult } from '../../core/operations/index.js';
+import { REVEAL_TTL_MS, type Sealed } from '../../core/reveals.js';
 import { KeyId } from '../../core/schemas.js';
 import { type DashboardContext, type DashboardEnv, SECRET_COOKIE, cookieOptions } from '../guard.js';
 import { Layout } from '../layout.js';
@@ -8,13 +9,20 @@ import { type DashboardDeps, render, run, unlessRefused } from '../page.js';
 
 /**
  * A new key's secret is shown once, on a page of its own that a reload cannot show again: the form
- * that made the key parks the secret sealed (a one-time reveal), hands the browser the reveal's code
- * in a cookie for the dashboard's paths only, and redirects; the page takes the reveal and drops the
- * cookie. The secret is never in a URL, the browser's history or a cache, and the form is never
- * posted twice by a reload (which would make a second key).
+ * that made the key parks the secret sealed (a one-time reveal, stored in the key's own transaction),
+ * hands the browser the reveal's code in a cookie for the dashboard's paths only, and redirects; the
+ * page takes the reveal and drops the cookie. The secret is never in a URL, the browser's history or
+ * a cache, and the form is never posted twice by a reload (which would make a second key).
  */
-export async function showSecretOnce(c: DashboardContext, deps: DashboardDeps, keyId: string, secret: string): Promise<Response> {
-  const { code } = await deps.reveals.deposit(secret);
+export async function runSealed<N extends 'generateKey' | 'rotateKey'>(c: DashboardContext, deps: DashboardDeps, name: N, input: unknown): Promise<{ made: OperationResult<N>; code: string }> {
+  let sealed: Sealed | undefined;
+  const made = await run(c, deps, name, input, (secret) => (sealed = deps.reveals.seal(secret)).record);
+  if (sealed === undefined) throw new Error(`${name} made no secret to reveal`);
+  return { made, code: sealed.code };
+}
+
+/** The redirect to the page that shows a new key's secret once, the code of its reveal in a cookie. */
+export function showSecretOnce(c: DashboardContext, deps: DashboardDeps, keyId: string, code: string): Response {
   setCookie(c, SECRET_COOKIE, code, cookieOptions(deps.secure, Math.floor(REVEAL_TTL_MS / 1000)));
   return c.redirect(`/dashboard/keys/${keyId}/secret`, 303);
 }
