@@ -9,6 +9,8 @@ import { type HttpAnswer, rest } from './reliability-proc.js';
 export class HeldRequest {
   private readonly req;
   readonly answer: Promise<HttpAnswer | 'disconnected'>;
+  /** Whether the answer (or the hang-up) has come: a request refused on arrival ends at once. */
+  ended = false;
   private readonly body: string;
 
   constructor(base: string, key: string, name = 'held') {
@@ -18,7 +20,7 @@ export class HeldRequest {
       agent: false,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(this.body)) },
     });
-    this.answer = new Promise((resolve) => {
+    this.answer = new Promise<HttpAnswer | 'disconnected'>((resolve) => {
       this.req.on('response', (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -33,7 +35,7 @@ export class HeldRequest {
         });
       });
       this.req.on('error', () => resolve('disconnected'));
-    });
+    }).finally(() => (this.ended = true));
     this.req.flushHeaders();
     this.req.write(this.body.slice(0, 3));
   }
