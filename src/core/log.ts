@@ -14,14 +14,17 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Whether a line at this level is written: lets a caller skip building one that would be dropped. */
+  enabled(at: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+  const enabled = (at: Exclude<LogLevel, 'silent'>) => RANK[at] >= RANK[level];
   const emit = (at: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {
-    if (RANK[at] < RANK[level]) return;
+    if (!enabled(at)) return;
     write(`${JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...fields })}\n`);
   };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error'), enabled };
 }
 
 export const silentLogger: Logger = createLogger('silent');

@@ -17,5 +17,9 @@ describe('JSON bodies', () => {
     const deep = parseJson(`${'['.repeat(65)}${']'.repeat(65)}`);
     expect(deep).toMatchObject({ ok: false, reason: 'depth', error: { type: 'INVALID_REQUEST' } });
     expect(parseJson(`${'['.repeat(64)}${']'.repeat(64)}`).ok).toBe(true);
+    // Many brackets are not deep nesting: side by side, or inside a string.
+    expect(parseJson(`[${Array(100).fill('{}').join(',')}]`).ok).toBe(true);
+    expect(parseJson(JSON.stringify({ a: '['.repeat(100) })).ok).toBe(true);
+    expect(parseJson(`{"a":"${'{'.repeat(100)}","b":${'['.repeat(65)}${']'.repeat(65)}}`)).toMatchObject({ ok: false, reason: 'depth' });
   });
 });

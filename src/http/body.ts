@@ -77,11 +77,23 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
+/**
+ * Whether a JSON text may nest deeper than `maxDepth`: never when it holds no more than `maxDepth`
+ * opening brackets at all, which a native search counts far faster than jsonDepth walks every character.
+ */
+function mayNestDeeper(text: string, maxDepth: number): boolean {
+  let openings = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1 && openings <= maxDepth; i = text.indexOf(bracket, i + 1)) openings++;
+  }
+  return openings > maxDepth && jsonDepth(text) > maxDepth;
+}
+
 export type ParsedJson = { ok: true; value: unknown } | { ok: false; reason: 'syntax' | 'depth'; error: DisperslError };
 
 /** JSON.parse that answers the contract's errors: malformed JSON and nesting past `maxDepth` are INVALID_REQUEST. */
 export function parseJson(text: string, maxDepth: number = DEFAULT_MAX_DEPTH): ParsedJson {
-  if (jsonDepth(text) > maxDepth) {
+  if (mayNestDeeper(text, maxDepth)) {
     return { ok: false, reason: 'depth', error: invalidRequest([{ path: '', message: `JSON nested deeper than ${maxDepth} levels` }]) };
   }
   try {

@@ -29,6 +29,8 @@ export const requestLog = ({ logger }: { logger: Logger }): MiddlewareHandler<Ap
     // Set before the response exists: setting a header on a finished response makes Hono rebuild it.
     c.header('X-Request-ID', requestId);
     await next();
+    // With the access log off (DISPERSL_LOG_LEVEL=warn), the line is not even built: redacting the path costs.
+    if (!logger.enabled('info')) return;
     logger.info('request', {
       request_id: requestId,
       method: c.req.method,
