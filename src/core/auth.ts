@@ -135,6 +135,8 @@ export class Gate {
   private readonly inFlight = new Map<string, number>();
   /** Keys whose in-flight count changed since the last flush wrote this process's slots. */
   private readonly dirtySlots = new Set<string>();
+  /** Each key's in-flight count as this process last committed it (absent: 0). */
+  private readonly writtenSlots = new Map<string, number>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
   /** This process, as the owner of the slots and leases it holds (shared through the store with every other process). */
   readonly owner = `proc_${randomBytes(9).toString('base64url')}`;
@@ -252,6 +254,7 @@ export class Gate {
     const local = this.clock();
     let now = local;
     let outcomes: ReadonlyArray<Admission | Verification | DisperslError> = [];
+    let slots: ReadonlyMap<string, number> = new Map();
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
@@ -259,6 +262,7 @@ export class Gate {
           now = at;
           const decision = this.decide(batch, found, held, at);
           outcomes = decision.results;
+          slots = decision.slots;
           return decision;
         },
         this.options.storeClock ? undefined : local,
@@ -267,10 +271,13 @@ export class Gate {
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.
       for (const outcome of outcomes) if (outcome instanceof Object && 'release' in outcome) outcome.release();
+      for (const keyId of slots.keys()) this.dirtySlots.add(keyId);
+      if (this.dirtySlots.size > 0) this.writeSlotsSoon();
       const error = asDisperslError(err);
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.committedSlots(slots);
     this.keepAlive();
     this.pruneUsage(now);
     batch.forEach((pending, i) => {
@@ -290,7 +297,7 @@ export class Gate {
     found: ReadonlyArray<KeyLookup | undefined>,
     held: ReadonlyMap<string, number>,
     now: number,
-  ): BatchDecision<Admission | Verification | DisperslError> {
+  ): BatchDecision<Admission | Verification | DisperslError> & { slots: ReadonlyMap<string, number> } {
     const state: BatchState = { usage: new Map(), outcomes: new Map(), leases: [], held: new Map(held), now };
     const results = batch.map((pending, i) => {
       let lookup = pending.grant ? this.narrowed(found[i], pending.grant) : found[i];
@@ -301,7 +308,11 @@ export class Gate {
       return pending.verify ? this.verification(outcome, lookup) : outcome;
     });
     const slots = new Map<string, number>();
-    for (const keyId of this.dirtySlots) slots.set(keyId, this.inFlight.get(keyId) ?? 0);
+    for (const keyId of this.dirtySlots) {
+      const n = this.inFlight.get(keyId) ?? 0;
+      // Back where it was last written (one request ended, another began): nothing to write.
+      if (n !== (this.writtenSlots.get(keyId) ?? 0)) slots.set(keyId, n);
+    }
     this.dirtySlots.clear();
     return { results, usage: state.usage, outcomes: state.outcomes, leases: state.leases, slots };
   }
@@ -420,6 +431,19 @@ export class Gate {
         this.writeSlotsSoon();
       }
     };
+  }
+
+  /**
+   * After a commit, what it wrote is what the other processes see. A count that has moved on since
+   * (or that a flush committing after a later one overwrote) is written again.
+   */
+  private committedSlots(slots: ReadonlyMap<string, number>): void {
+    for (const [keyId, n] of slots) {
+      if (n === 0) this.writtenSlots.delete(keyId);
+      else this.writtenSlots.set(keyId, n);
+      if (n !== (this.inFlight.get(keyId) ?? 0)) this.dirtySlots.add(keyId);
+    }
+    if (this.dirtySlots.size > 0) this.writeSlotsSoon();
   }
 
   /** Released slots that no flush has carried within RELEASE_WRITE_MS get a flush of their own. */
