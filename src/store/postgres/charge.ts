@@ -13,7 +13,7 @@ import { literal } from './query.js';
  *    reads are their own statements, after the lock: in READ COMMITTED they see every charge
  *    committed before it.
  * 2. what decide returned: the usage, as one INSERT … ON CONFLICT DO UPDATE over every charged key;
- *    the hour's usage buckets; the new leases; the owner's time seen and its slots; COMMIT.
+ *    the hour's usage buckets; the new leases; the owner's slots and, with slots or leases, its time seen; COMMIT.
  *
  * Between the two, decide (pure, in the core) judges the batch on what message 1 read.
  */
@@ -108,7 +108,7 @@ export function batchWrites(decision: BatchDecision<unknown>, now: number, conte
     const values = decision.leases.map((l) => row([l.id, l.org_id, l.key_id, l.owner, l.expires_at, l.created_at, l.released_at]));
     writes.push(`INSERT INTO leases (id, org_id, key_id, owner, expires_at, created_at, released_at) VALUES ${values.join(', ')}`);
   }
-  if (context !== undefined) {
+  if (context !== undefined && (decision.slots?.size || decision.leases?.length)) {
     const owner = literal(context.owner);
     writes.push(`INSERT INTO owners (id, seen_at) VALUES (${owner}, ${literal(now)})
     ON CONFLICT (id) DO UPDATE SET seen_at = greatest(owners.seen_at, excluded.seen_at)`);
