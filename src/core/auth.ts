@@ -271,8 +271,8 @@ export class Gate {
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.
       for (const outcome of outcomes) if (outcome instanceof Object && 'release' in outcome) outcome.release();
+      // Its counts were not written: they go with the next flush (none is forced, so a store that is gone is not retried).
       for (const keyId of slots.keys()) this.dirtySlots.add(keyId);
-      if (this.dirtySlots.size > 0) this.writeSlotsSoon();
       const error = asDisperslError(err);
       for (const pending of batch) pending.reject(error);
       return;
