@@ -79,4 +79,38 @@ describe('Gate: admits counted together in one turn', () => {
     expect(batches).toEqual([1, 12]);
     expect((await gate.peek(credential(w.tenant.adminSecret))).window.remaining).toBe(1_000 - 13);
   });
+
+  /** A gate whose store records how many requests each flush carried, and how many slots the database holds. */
+  function countingGate(w: World) {
+    const batches: number[] = [];
+    const store = w.store;
+    const counting = Object.create(store) as typeof store;
+    counting.chargeBatch = (refs, decide, at, context) => {
+      batches.push(refs.length);
+      return store.chargeBatch(refs, decide, at, context);
+    };
+    const slots = () => store.db.prepare('SELECT coalesce(sum(n), 0) FROM slots').pluck().get() as number;
+    return { gate: new Gate(counting, w.clock.read, { flushesInFlight: 2 }), batches, slots };
+  }
+
+  it('writes a released slot with the next request’s flush, and with a flush of its own soon after when none comes', async () => {
+    const w = await world({ plan: 'enterprise', requests_per_hour: 1_000, max_concurrency: 1_000 });
+    const { gate, batches, slots } = countingGate(w);
+
+    for (let i = 0; i < 10; i++) (await gate.admit(credential(w.tenant.adminSecret))).release();
+    expect(batches).toEqual(Array(10).fill(1));
+    expect(slots()).toBe(1);
+    while (slots() !== 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(batches).toEqual([...Array(10).fill(1), 0]);
+  });
+
+  it('writes the release of a key near its limit (more than half of it in flight) with a flush due at once', async () => {
+    const w = await world({ plan: 'enterprise', requests_per_hour: 1_000, max_concurrency: 1 });
+    const { gate, batches, slots } = countingGate(w);
+
+    (await gate.admit(credential(w.tenant.adminSecret))).release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([1, 0]);
+    expect(slots()).toBe(0);
+  });
 });

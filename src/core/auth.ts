@@ -102,6 +102,12 @@ interface Pending {
 /** How often a process that holds slots while idle tells the others it is alive (well within OWNER_TTL_MS). */
 const HEARTBEAT_MS = 5_000;
 
+/**
+ * How long a released slot (of a key far from its limit) waits for a flush to carry it before a flush
+ * is made for it alone. Under load the next requests' flush carries it; an idle process writes it this soon.
+ */
+const RELEASE_WRITE_MS = 5;
+
 /** An IPv4 address written as IPv6 (`::ffff:203.0.113.7`) reads as the IPv4 address it is. */
 export function normalizeIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
@@ -123,9 +129,14 @@ export class Gate {
   private scheduled = false;
   /** Flushes waiting on the store. */
   private flushing = 0;
+  /** Released slots waited RELEASE_WRITE_MS with no flush to carry them: the next flush is due even with no request. */
+  private slotsDue = false;
+  private slotsTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly inFlight = new Map<string, number>();
   /** Keys whose in-flight count changed since the last flush wrote this process's slots. */
   private readonly dirtySlots = new Set<string>();
+  /** Each key's in-flight count as this process last committed it (absent: 0). */
+  private readonly writtenSlots = new Map<string, number>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
   /** This process, as the owner of the slots and leases it holds (shared through the store with every other process). */
   readonly owner = `proc_${randomBytes(9).toString('base64url')}`;
@@ -172,9 +183,9 @@ export class Gate {
     });
   }
 
-  /** Schedules a flush of the queue for the next turn, unless one is scheduled or as many as allowed are under way. */
+  /** Schedules a flush of the queue (or of due slots) for the next turn, unless one is scheduled or as many as allowed are under way. */
   private schedule(): void {
-    if (this.scheduled || this.queue.length === 0 || this.flushing >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
+    if (this.scheduled || (this.queue.length === 0 && !this.slotsDue) || this.flushing >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
     this.scheduled = true;
     setImmediate(() => {
       this.flushing++;
@@ -235,6 +246,7 @@ export class Gate {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
+    this.slotsDue = false;
     const batch = this.queue;
     this.queue = [];
     // A flush with no request still writes the slots released since the last one, so other processes see them free.
@@ -242,6 +254,7 @@ export class Gate {
     const local = this.clock();
     let now = local;
     let outcomes: ReadonlyArray<Admission | Verification | DisperslError> = [];
+    let slots: ReadonlyMap<string, number> = new Map();
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
@@ -249,6 +262,7 @@ export class Gate {
           now = at;
           const decision = this.decide(batch, found, held, at);
           outcomes = decision.results;
+          slots = decision.slots;
           return decision;
         },
         this.options.storeClock ? undefined : local,
@@ -257,10 +271,13 @@ export class Gate {
     } catch (err) {
       // The transaction rolled back: nothing was counted, so no slot may stay taken either.
       for (const outcome of outcomes) if (outcome instanceof Object && 'release' in outcome) outcome.release();
+      // Its counts were not written: they go with the next flush (none is forced, so a store that is gone is not retried).
+      for (const keyId of slots.keys()) this.dirtySlots.add(keyId);
       const error = asDisperslError(err);
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.committedSlots(slots);
     this.keepAlive();
     this.pruneUsage(now);
     batch.forEach((pending, i) => {
@@ -280,7 +297,7 @@ export class Gate {
     found: ReadonlyArray<KeyLookup | undefined>,
     held: ReadonlyMap<string, number>,
     now: number,
-  ): BatchDecision<Admission | Verification | DisperslError> {
+  ): BatchDecision<Admission | Verification | DisperslError> & { slots: ReadonlyMap<string, number> } {
     const state: BatchState = { usage: new Map(), outcomes: new Map(), leases: [], held: new Map(held), now };
     const results = batch.map((pending, i) => {
       let lookup = pending.grant ? this.narrowed(found[i], pending.grant) : found[i];
@@ -291,7 +308,11 @@ export class Gate {
       return pending.verify ? this.verification(outcome, lookup) : outcome;
     });
     const slots = new Map<string, number>();
-    for (const keyId of this.dirtySlots) slots.set(keyId, this.inFlight.get(keyId) ?? 0);
+    for (const keyId of this.dirtySlots) {
+      const n = this.inFlight.get(keyId) ?? 0;
+      // Back where it was last written (one request ended, another began): nothing to write.
+      if (n !== (this.writtenSlots.get(keyId) ?? 0)) slots.set(keyId, n);
+    }
     this.dirtySlots.clear();
     return { results, usage: state.usage, outcomes: state.outcomes, leases: state.leases, slots };
   }
@@ -378,13 +399,23 @@ export class Gate {
       }
       this.inFlight.set(key.id, local + 1);
       this.dirtySlots.add(key.id);
-      return { caller, release: this.releaser(key.id) };
+      // Near its limit, a slot this process still shows after its request ended could refuse one elsewhere.
+      const nearLimit = (inFlight + 1) * 2 > limits.max_concurrency;
+      return { caller, release: this.releaser(key.id, nearLimit) };
     } catch (err) {
       return asDisperslError(err);
     }
   }
 
-  private releaser(keyId: string): () => void {
+  /**
+   * A released slot is written with the next flush. For a key that was near its limit (more than
+   * half of it in flight, in every process, at this request's admission) that flush is due at once,
+   * so a caller that goes on to another process does not meet its own finished request there. Any
+   * other release rides along with the flush of the requests that follow, which under load come
+   * within a turn or two, and costs no write of its own (see writeSlotsSoon). Either way a slot
+   * written late can only refuse a request elsewhere, never admit one too many.
+   */
+  private releaser(keyId: string, nearLimit: boolean): () => void {
     let released = false;
     return () => {
       if (released) return;
@@ -393,17 +424,42 @@ export class Gate {
       if (left > 0) this.inFlight.set(keyId, left);
       else this.inFlight.delete(keyId);
       this.dirtySlots.add(keyId);
-      // Written at once (a synchronous store commits before this returns), so a caller that goes on to
-      // another process never finds its own finished request still counted; a flush already due carries it.
-      if (!this.scheduled) void this.flush();
+      if (nearLimit) {
+        this.slotsDue = true;
+        this.schedule();
+      } else {
+        this.writeSlotsSoon();
+      }
     };
   }
 
   /**
-   * While this process holds slots (requests in flight, leases it granted), it heartbeats so the
-   * others keep counting them; once it holds nothing the timer stops. A dead process stops
-   * heartbeating, and its slots free themselves within OWNER_TTL_MS.
+   * After a commit, what it wrote is what the other processes see. A count that has moved on since
+   * (or that a flush committing after a later one overwrote) is written again.
    */
+  private committedSlots(slots: ReadonlyMap<string, number>): void {
+    for (const [keyId, n] of slots) {
+      if (n === 0) this.writtenSlots.delete(keyId);
+      else this.writtenSlots.set(keyId, n);
+      if (n !== (this.inFlight.get(keyId) ?? 0)) this.dirtySlots.add(keyId);
+    }
+    if (this.dirtySlots.size > 0) this.writeSlotsSoon();
+  }
+
+  /** Released slots that no flush has carried within RELEASE_WRITE_MS get a flush of their own. */
+  private writeSlotsSoon(): void {
+    if (this.slotsTimer !== undefined) return;
+    this.slotsTimer = setTimeout(() => {
+      this.slotsTimer = undefined;
+      if (this.dirtySlots.size === 0) return;
+      // A flush under way or about to start may still carry them: look again later rather than add one.
+      if (this.flushing > 0 || this.scheduled) return this.writeSlotsSoon();
+      this.slotsDue = true;
+      this.schedule();
+    }, RELEASE_WRITE_MS);
+    this.slotsTimer.unref();
+  }
+
   private prunedHour = -1;
 
   /** Once an hour per process, usage buckets past the retention go: off the request path, outside the batch. */
@@ -414,6 +470,11 @@ export class Gate {
     this.store.pruneUsage(now - (this.options.usageDays ?? 90) * 86_400_000).catch(() => {});
   }
 
+  /**
+   * While this process holds slots (requests in flight, leases it granted), it heartbeats so the
+   * others keep counting them; once it holds nothing the timer stops. A dead process stops
+   * heartbeating, and its slots free themselves within OWNER_TTL_MS.
+   */
   private keepAlive(): void {
     if (this.heartbeats !== undefined) return;
     this.heartbeats = setInterval(() => {

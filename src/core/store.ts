@@ -204,8 +204,9 @@ export interface KeyStore extends StoreOps {
    *
    * With a context, `held` tells decide, per key found, the concurrency slots held elsewhere: live
    * leases (of any owner) and the in-flight requests of every other live owner; the batch also
-   * records the owner as seen at the flush's time, stores the slots and leases decide returns and
-   * adds its outcomes to the hour's usage buckets.
+   * stores the slots and leases decide returns (recording the owner as seen at the flush's time when
+   * there are any: between them, the owner's heartbeat keeps it live) and adds its outcomes to the
+   * hour's usage buckets.
    */
   chargeBatch<T>(
     refs: readonly KeyRef[],

@@ -640,7 +640,7 @@ class SqliteOps implements StoreOps {
       for (const [keyId, c] of decision.outcomes) s.addOutcomes.run(keyId, hour, c.org_id, c.admitted, c.rate_limited, c.denied);
     }
     for (const lease of decision.leases ?? []) s.insertLease.run(lease);
-    if (context) {
+    if (context && (decision.slots?.size || decision.leases?.length)) {
       s.seeOwner.run(context.owner, at);
       for (const [keyId, n] of decision.slots ?? []) {
         if (n > 0) s.setSlots.run(keyId, context.owner, n);

@@ -13,7 +13,7 @@ import { literal } from './query.js';
  *    reads are their own statements, after the lock: in READ COMMITTED they see every charge
  *    committed before it.
  * 2. what decide returned: the usage, as one INSERT … ON CONFLICT DO UPDATE over every charged key;
- *    the hour's usage buckets; the new leases; the owner's time seen and its slots; COMMIT.
+ *    the hour's usage buckets; the new leases; the owner's slots and, with slots or leases, its time seen; COMMIT.
  *
  * Between the two, decide (pure, in the core) judges the batch on what message 1 read.
  */
@@ -31,19 +31,23 @@ function refFilter(refs: readonly KeyRef[], alias: string): string {
 /**
  * The flush's time, one row; with a context, one row per key of the batch, each with the slots held
  * elsewhere at that time: the in-flight requests of every other live owner and the live leases (of
- * any owner that is live, or of this one). The time is computed once (a volatile CTE is materialized).
+ * any owner that is live, or of this one), gathered for the whole batch at once rather than key by
+ * key. The time is computed once (a volatile CTE is materialized).
  */
 function clockAndHeld(where: string, at: number | undefined, context: BatchContext | undefined): string {
   const now = at === undefined ? CLOCK_MS : `${literal(at)}::bigint`;
   if (context === undefined) return `SELECT ${now} AS now`;
   const owner = literal(context.owner);
   const live = literal(context.liveAfter);
-  return `WITH clock AS (SELECT ${now} AS now)
-  SELECT c.now, k.id AS key_id,
-    (SELECT coalesce(sum(s.n), 0) FROM slots s JOIN owners o ON o.id = s.owner WHERE s.key_id = k.id AND s.owner <> ${owner} AND o.seen_at > ${live})
-    + (SELECT count(*) FROM leases l LEFT JOIN owners o ON o.id = l.owner
-        WHERE l.key_id = k.id AND l.released_at IS NULL AND l.expires_at > c.now AND (l.owner = ${owner} OR o.seen_at > ${live})) AS held
-  FROM clock c LEFT JOIN keys k ON ${where}`;
+  return `WITH clock AS (SELECT ${now} AS now), batch AS (SELECT k.id FROM keys k WHERE ${where}),
+  held AS (
+    SELECT s.key_id, s.n FROM slots s JOIN owners o ON o.id = s.owner
+      WHERE s.key_id IN (SELECT id FROM batch) AND s.owner <> ${owner} AND o.seen_at > ${live}
+    UNION ALL
+    SELECT l.key_id, 1 FROM clock c, leases l LEFT JOIN owners o ON o.id = l.owner
+      WHERE l.key_id IN (SELECT id FROM batch) AND l.released_at IS NULL AND l.expires_at > c.now AND (l.owner = ${owner} OR o.seen_at > ${live}))
+  SELECT c.now, b.id AS key_id, coalesce(h.n, 0) AS held
+  FROM clock c LEFT JOIN batch b ON true LEFT JOIN (SELECT key_id, sum(n) AS n FROM held GROUP BY key_id) h ON h.key_id = b.id`;
 }
 
 /** Message 1: its results are [BEGIN, lock, clock (and held), lookup]. */
@@ -108,7 +112,7 @@ export function batchWrites(decision: BatchDecision<unknown>, now: number, conte
     const values = decision.leases.map((l) => row([l.id, l.org_id, l.key_id, l.owner, l.expires_at, l.created_at, l.released_at]));
     writes.push(`INSERT INTO leases (id, org_id, key_id, owner, expires_at, created_at, released_at) VALUES ${values.join(', ')}`);
   }
-  if (context !== undefined) {
+  if (context !== undefined && (decision.slots?.size || decision.leases?.length)) {
     const owner = literal(context.owner);
     writes.push(`INSERT INTO owners (id, seen_at) VALUES (${owner}, ${literal(now)})
     ON CONFLICT (id) DO UPDATE SET seen_at = greatest(owners.seen_at, excluded.seen_at)`);
