@@ -10,6 +10,12 @@ import { Gate } from './auth.js';
 
 const world = worldsClosedAfterEach();
 
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 const ACCESS_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJrZXkifQ.c2lnbmF0dXJl';
 
 describe('Gate: admits counted together in one turn', () => {
@@ -112,5 +118,49 @@ describe('Gate: admits counted together in one turn', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(batches).toEqual([1, 0]);
     expect(slots()).toBe(0);
+  });
+
+  it('writes a count again when two flushes committed in another order than their answers came back', async () => {
+    const w = await world({ plan: 'enterprise', requests_per_hour: 1_000, max_concurrency: 1_000 });
+    const store = w.store;
+    const slots = () => store.db.prepare('SELECT coalesce(sum(n), 0) FROM slots').pluck().get() as number;
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const [decided, otherCommitted, staleCommitted] = [deferred(), deferred(), deferred()];
+    let reorder = false;
+    // While `reorder` is on: the slots-only flush decides first but commits after the next flush, and its
+    // answer comes back first (as two PostgreSQL transactions can, one waiting on the other's row lock).
+    const racing = Object.create(store) as typeof store;
+    racing.chargeBatch = async (refs, decide, at, context) => {
+      if (!reorder) return store.chargeBatch(refs, decide, at, context);
+      if (refs.length === 0) {
+        const early = decide([], at!, new Map());
+        decided.resolve();
+        await otherCommitted.promise;
+        const out = await store.chargeBatch(refs, () => early, at, context);
+        staleCommitted.resolve();
+        return out;
+      }
+      const out = await store.chargeBatch(refs, decide, at, context);
+      otherCommitted.resolve();
+      await staleCommitted.promise;
+      for (let i = 0; i < 5; i++) await turn();
+      return out;
+    };
+    const gate = new Gate(racing, w.clock.read, { flushesInFlight: 2 });
+
+    const first = await Promise.all([1, 2, 3].map(() => gate.admit(credential(w.tenant.adminSecret))));
+    expect(slots()).toBe(3);
+    reorder = true;
+    first[0]!.release();
+    first[1]!.release();
+    await decided.promise; // the slots-only flush has decided on 1 in flight
+    const more = await gate.admit(credential(w.tenant.adminSecret));
+    reorder = false;
+    // The other flush wrote 2 in flight; the stale count (1) committed after it. It is written again, so
+    // the other processes see the 2 in flight, not 1 (which would let them admit one too many).
+    for (let i = 0; i < 100 && slots() !== 2; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(slots()).toBe(2);
+    first[2]!.release();
+    more.release();
   });
 });

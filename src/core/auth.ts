@@ -108,6 +108,9 @@ const HEARTBEAT_MS = 5_000;
  */
 const RELEASE_WRITE_MS = 5;
 
+/** A count no flush can equal: written again whatever it is. */
+const UNKNOWN_SLOTS = -1;
+
 /** An IPv4 address written as IPv6 (`::ffff:203.0.113.7`) reads as the IPv4 address it is. */
 export function normalizeIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
@@ -135,8 +138,10 @@ export class Gate {
   private readonly inFlight = new Map<string, number>();
   /** Keys whose in-flight count changed since the last flush wrote this process's slots. */
   private readonly dirtySlots = new Set<string>();
-  /** Each key's in-flight count as this process last committed it (absent: 0). */
+  /** Each key's in-flight count as this process last committed it (absent: 0; UNKNOWN_SLOTS: not known, write it again). */
   private readonly writtenSlots = new Map<string, number>();
+  /** The flushes under way, each marked once another has run beside it. */
+  private readonly active = new Set<{ overlapped: boolean }>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
   /** This process, as the owner of the slots and leases it holds (shared through the store with every other process). */
   readonly owner = `proc_${randomBytes(9).toString('base64url')}`;
@@ -255,6 +260,9 @@ export class Gate {
     let now = local;
     let outcomes: ReadonlyArray<Admission | Verification | DisperslError> = [];
     let slots: ReadonlyMap<string, number> = new Map();
+    const self = { overlapped: this.active.size > 0 };
+    for (const other of this.active) other.overlapped = true;
+    this.active.add(self);
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
@@ -276,8 +284,10 @@ export class Gate {
       const error = asDisperslError(err);
       for (const pending of batch) pending.reject(error);
       return;
+    } finally {
+      this.active.delete(self);
     }
-    this.committedSlots(slots);
+    this.committedSlots(slots, self.overlapped);
     this.keepAlive();
     this.pruneUsage(now);
     batch.forEach((pending, i) => {
@@ -434,14 +444,17 @@ export class Gate {
   }
 
   /**
-   * After a commit, what it wrote is what the other processes see. A count that has moved on since
-   * (or that a flush committing after a later one overwrote) is written again.
+   * After a commit, what it wrote is what the other processes see, unless another flush ran beside it
+   * (then either may have committed last). A count that has moved on since, or is not known, is written again.
    */
-  private committedSlots(slots: ReadonlyMap<string, number>): void {
+  private committedSlots(slots: ReadonlyMap<string, number>, overlapped: boolean): void {
     for (const [keyId, n] of slots) {
-      if (n === 0) this.writtenSlots.delete(keyId);
+      // Beside another flush, the database may have applied the two in either order (row locks, not
+      // the order their answers came back in): what it holds is not known, so the next flush writes it.
+      if (overlapped) this.writtenSlots.set(keyId, UNKNOWN_SLOTS);
+      else if (n === 0) this.writtenSlots.delete(keyId);
       else this.writtenSlots.set(keyId, n);
-      if (n !== (this.inFlight.get(keyId) ?? 0)) this.dirtySlots.add(keyId);
+      if (overlapped || n !== (this.inFlight.get(keyId) ?? 0)) this.dirtySlots.add(keyId);
     }
     if (this.dirtySlots.size > 0) this.writeSlotsSoon();
   }
