@@ -75,7 +75,7 @@ export default async function dashboardBench({ log }) {
       rows,
       notes: [
         `${CONCURRENCY} callers in the benchmark's own process (Node fetch, keep-alive), ${MS / 1000} s a round, ${ROUNDS} rounds, alternating, after a warm-up; loopback only. One serve process, access log off, 31 keys with usage and events.`,
-        'A page view checks the session (one touch of its row) and the key, runs the same operations as REST (uncharged), renders HTML with SVG charts and compresses it; the REST view is what a client-side dashboard would fetch before drawing anything.',
+        'A page view checks the session (a read of its row; its expiry is written at most once a minute) and the key, runs the same operations as REST (uncharged), renders HTML with SVG charts and compresses it; the REST view is what a client-side dashboard would fetch before drawing anything.',
         `Target: the key page ≥ ${TARGET}× its REST reads; ${keyPage >= TARGET ? 'met' : 'NOT met'} in this run.`,
       ],
     };
