@@ -108,6 +108,11 @@ const HEARTBEAT_MS = 5_000;
  */
 const RELEASE_WRITE_MS = 5;
 
+/** A flush under way: whether another ran beside it. */
+interface Flush {
+  overlapped: boolean;
+}
+
 /** A count no flush can equal: written again whatever it is. */
 const UNKNOWN_SLOTS = -1;
 
@@ -130,8 +135,8 @@ export class Gate {
   private queue: Pending[] = [];
   /** A flush is scheduled for the next turn of the event loop. */
   private scheduled = false;
-  /** Flushes waiting on the store. */
-  private flushing = 0;
+  /** The flushes under way, each marked once another has run beside it (the database may then have applied the two in either order). */
+  private readonly flushes = new Set<Flush>();
   /** Released slots waited RELEASE_WRITE_MS with no flush to carry them: the next flush is due even with no request. */
   private slotsDue = false;
   private slotsTimer: ReturnType<typeof setTimeout> | undefined;
@@ -140,8 +145,6 @@ export class Gate {
   private readonly dirtySlots = new Set<string>();
   /** Each key's in-flight count as this process last committed it (absent: 0; UNKNOWN_SLOTS: not known, write it again). */
   private readonly writtenSlots = new Map<string, number>();
-  /** The flushes under way, each marked once another has run beside it. */
-  private readonly active = new Set<{ overlapped: boolean }>();
   private readonly allowLists = new BoundedCache<string, BlockList>(10_000);
   /** This process, as the owner of the slots and leases it holds (shared through the store with every other process). */
   readonly owner = `proc_${randomBytes(9).toString('base64url')}`;
@@ -190,12 +193,14 @@ export class Gate {
 
   /** Schedules a flush of the queue (or of due slots) for the next turn, unless one is scheduled or as many as allowed are under way. */
   private schedule(): void {
-    if (this.scheduled || (this.queue.length === 0 && !this.slotsDue) || this.flushing >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
+    if (this.scheduled || (this.queue.length === 0 && !this.slotsDue) || this.flushes.size >= (this.options.flushesInFlight ?? Number.POSITIVE_INFINITY)) return;
     this.scheduled = true;
     setImmediate(() => {
-      this.flushing++;
-      void this.flush().finally(() => {
-        this.flushing--;
+      const flush: Flush = { overlapped: this.flushes.size > 0 };
+      for (const other of this.flushes) other.overlapped = true;
+      this.flushes.add(flush);
+      void this.flush(flush).finally(() => {
+        this.flushes.delete(flush);
         this.schedule();
       });
     });
@@ -249,7 +254,7 @@ export class Gate {
     return hashToken(token);
   }
 
-  private async flush(): Promise<void> {
+  private async flush(self: Flush): Promise<void> {
     this.scheduled = false;
     this.slotsDue = false;
     const batch = this.queue;
@@ -260,9 +265,6 @@ export class Gate {
     let now = local;
     let outcomes: ReadonlyArray<Admission | Verification | DisperslError> = [];
     let slots: ReadonlyMap<string, number> = new Map();
-    const self = { overlapped: this.active.size > 0 };
-    for (const other of this.active) other.overlapped = true;
-    this.active.add(self);
     try {
       outcomes = await this.store.chargeBatch(
         batch.map((pending) => pending.ref),
@@ -284,8 +286,6 @@ export class Gate {
       const error = asDisperslError(err);
       for (const pending of batch) pending.reject(error);
       return;
-    } finally {
-      this.active.delete(self);
     }
     this.committedSlots(slots, self.overlapped);
     this.keepAlive();
@@ -466,7 +466,7 @@ export class Gate {
       this.slotsTimer = undefined;
       if (this.dirtySlots.size === 0) return;
       // A flush under way or about to start may still carry them: look again later rather than add one.
-      if (this.flushing > 0 || this.scheduled) return this.writeSlotsSoon();
+      if (this.flushes.size > 0 || this.scheduled) return this.writeSlotsSoon();
       this.slotsDue = true;
       this.schedule();
     }, RELEASE_WRITE_MS);

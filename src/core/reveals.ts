@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import type { SealSecret } from './service.js';
 import type { RevealRecord, StoreOps } from './store.js';
 import { type RandomSource, randomBase62 } from './tokens.js';
 
@@ -63,6 +64,17 @@ export class Reveals {
     const now = this.clock();
     const record: RevealRecord = { id, sealed: Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url'), expires_at: now + this.ttlMs, created_at: now };
     return { record, code, expires_at: record.expires_at };
+  }
+
+  /**
+   * Runs a call that makes a key (given the sealer, it stores the sealed secret in the key's own
+   * transaction): its result, and the code and expiry of the reveal that shows the secret once.
+   */
+  async issue<T>(call: (seal: SealSecret) => Promise<T>): Promise<{ result: T } & Deposited> {
+    let sealed: Sealed | undefined;
+    const result = await call((secret) => (sealed = this.seal(secret)).record);
+    if (sealed === undefined) throw new Error('the call made no secret to reveal');
+    return { result, code: sealed.code, expires_at: sealed.expires_at };
   }
 
   /** Seals and stores a secret on its own: remote mode's deposit of a key its server has already made. */

@@ -124,3 +124,15 @@ export function Select({ id, name, options, value }: { id: string; name: string;
     </select>
   );
 }
+
+/** A list's filters: a search form sent by GET, so a filtered view is a link. */
+export function FilterForm({ action, label, children }: { action: string; label: string; children?: Child }) {
+  return (
+    <form class="filters" method="get" action={action} role="search" aria-label={label}>
+      {children}
+      <button type="submit" class="secondary">
+        Filter
+      </button>
+    </form>
+  );
+}

@@ -1,5 +1,5 @@
 import { DisperslError, invalidRequest } from '../core/errors.js';
-import type { Reveals, Sealed } from '../core/reveals.js';
+import type { Reveals } from '../core/reveals.js';
 import type { SealSecret } from '../core/service.js';
 import { type Human, InputRequired } from './protocol.js';
 
@@ -29,10 +29,8 @@ export interface RevealDesk {
 export function localDesk(reveals: Reveals, url?: (code: string) => string): RevealDesk {
   return {
     async issue(call) {
-      let sealed: Sealed | undefined;
-      const result = await call((secret) => (sealed = reveals.seal(secret)).record);
-      if (sealed === undefined) throw new Error('the call made no secret to reveal');
-      return { result, code: sealed.code, expires_at: sealed.expires_at, url: url?.(sealed.code) };
+      const issued = await reveals.issue(call);
+      return { ...issued, url: url?.(issued.code) };
     },
   };
 }

@@ -680,14 +680,17 @@ class SqliteOps implements StoreOps {
     return this.statements.useRequestState.run(nonce, expiresAt).changes === 1;
   }
 
-  async insertReveal(reveal: RevealRecord): Promise<void> {
-    // One commit for both; inside a caller's transaction, part of it.
-    const run = () => {
-      this.statements.forgetReveals.run(reveal.created_at);
-      this.statements.insertReveal.run(reveal);
-    };
+  /** Writes that commit together: in a transaction of their own, or as part of the caller's. */
+  private atomically(run: () => void): void {
     if (this.db.inTransaction) run();
     else this.db.transaction(run).immediate();
+  }
+
+  async insertReveal(reveal: RevealRecord): Promise<void> {
+    this.atomically(() => {
+      this.statements.forgetReveals.run(reveal.created_at);
+      this.statements.insertReveal.run(reveal);
+    });
   }
 
   async takeReveal(id: string, now: number): Promise<RevealRecord | undefined> {
@@ -702,13 +705,10 @@ class SqliteOps implements StoreOps {
   }
 
   async insertSession(session: SessionRecord): Promise<void> {
-    // One commit for both; inside a caller's transaction, part of it.
-    const run = () => {
+    this.atomically(() => {
       this.statements.forgetSessions.run(session.created_at);
       this.statements.insertSession.run(session);
-    };
-    if (this.db.inTransaction) run();
-    else this.db.transaction(run).immediate();
+    });
   }
 
   async touchSession(id: string, now: number, until: number, ifBefore = Number.MAX_SAFE_INTEGER): Promise<SessionRecord | undefined> {

@@ -4,7 +4,7 @@ import type { KeyView } from '../../core/schemas.js';
 import { EVENT_TYPES } from '../../core/model.js';
 import { formatTime } from '../format.js';
 import type { DashboardContext, DashboardEnv } from '../guard.js';
-import { Layout, Pager, Problem, Select, Table } from '../layout.js';
+import { FilterForm, Layout, Pager, Problem, Select, Table } from '../layout.js';
 import { type DashboardDeps, listQuery, orProblem, render, run, unlessRefused } from '../page.js';
 
 type Event = EventList['events'][number];
@@ -74,7 +74,7 @@ export function eventsRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
       c,
       <Layout title="Events" session={session} section="events">
         <h1>Events</h1>
-        <form class="filters" method="get" action="/dashboard/events" role="search" aria-label="Filter events">
+        <FilterForm action="/dashboard/events" label="Filter events">
           <div>
             <label for="f-key">Key id</label>
             <input id="f-key" name="key_id" type="text" value={filters.key_id} placeholder="key_…" />
@@ -83,10 +83,7 @@ export function eventsRoutes(app: Hono<DashboardEnv>, deps: DashboardDeps): void
             <label for="f-type">Type</label>
             <Select id="f-type" name="type" options={[['', 'Every type'], ...EVENT_TYPES.map((type) => [type, type] as const)]} value={filters.type} />
           </div>
-          <button type="submit" class="secondary">
-            Filter
-          </button>
-        </form>
+        </FilterForm>
         {problem && <Problem message={problem.message} issues={problem.issues} />}
         <EventsTable events={list.events} labels={labels} />
         <Pager path="/dashboard/events" query={query} cursor={list.next_cursor} label="Older events →" />

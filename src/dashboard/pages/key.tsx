@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import type { Child } from 'hono/jsx';
 import type { EventList } from '../../core/activity.js';
 import { DEFAULT_GRACE_SECONDS, type KeyView } from '../../core/schemas.js';
 import { allowedActions } from '../../core/service.js';
@@ -62,48 +63,45 @@ function Details({ view: key, now }: { view: KeyView; now: number }) {
 }
 
 function Actions({ view: key, csrf, allowed }: { view: KeyView; csrf: string; allowed: ReturnType<typeof allowedActions> }) {
-  const action = (verb: string) => `/dashboard/keys/${key.id}/${verb}`;
-  const token = <input type="hidden" name="csrf" value={csrf} />;
+  const Card = ({ verb, title, children }: { verb: string; title: string; children?: Child }) => (
+    <form class="card" method="post" action={`/dashboard/keys/${key.id}/${verb}`}>
+      <h3>{title}</h3>
+      <input type="hidden" name="csrf" value={csrf} />
+      {children}
+    </form>
+  );
   return (
     <div class="actions">
       {allowed.update && (
-        <form class="card" method="post" action={action('update')}>
-          <h3>Rename</h3>
-          {token}
+        <Card verb="update" title="Rename">
           <div class="field">
             <label for="rename">New name</label>
             <input id="rename" name="name" type="text" value={key.name} required maxlength={100} />
           </div>
           <button type="submit">Rename</button>
-        </form>
+        </Card>
       )}
       {(key.enabled ? allowed.disable : allowed.update) && (
-        <form class="card" method="post" action={action('update')}>
-          <h3>{key.enabled ? 'Disable' : 'Enable'}</h3>
-          {token}
+        <Card verb="update" title={key.enabled ? 'Disable' : 'Enable'}>
           <input type="hidden" name="enabled" value={key.enabled ? 'false' : 'true'} />
           <p class="hint">{key.enabled ? 'Every request with it fails (DISABLED_API_KEY) until you enable it again.' : 'Requests with it work again.'}</p>
           <button type="submit" class="secondary">
             {key.enabled ? 'Disable key' : 'Enable key'}
           </button>
-        </form>
+        </Card>
       )}
       {allowed.rotate && (
-        <form class="card" method="post" action={action('rotate')}>
-          <h3>Rotate</h3>
-          {token}
+        <Card verb="rotate" title="Rotate">
           <div class="field">
             <label for="grace">The old key keeps working for</label>
             <Select id="grace" name="grace_period_seconds" options={GRACE_CHOICES} value={String(DEFAULT_GRACE_SECONDS)} />
           </div>
           <p class="hint">A new key with the same settings replaces it; its secret is shown once.</p>
           <button type="submit">Rotate key</button>
-        </form>
+        </Card>
       )}
       {allowed.revoke && (
-        <form class="card" method="post" action={action('revoke')}>
-          <h3>Revoke</h3>
-          {token}
+        <Card verb="revoke" title="Revoke">
           <div class="field">
             <label for="confirm-name">Type the key’s name to confirm</label>
             <input id="confirm-name" name="confirm_name" type="text" autocomplete="off" required data-confirm-name={key.name} aria-describedby="revoke-hint" />
@@ -114,7 +112,7 @@ function Actions({ view: key, csrf, allowed }: { view: KeyView; csrf: string; al
           <button type="submit" class="danger">
             Revoke key
           </button>
-        </form>
+        </Card>
       )}
     </div>
   );

@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { type KeyList, type KeyView, stateOf } from '../../core/schemas.js';
 import { formatTime } from '../format.js';
 import type { DashboardEnv } from '../guard.js';
-import { Layout, Pager, Problem, Select, Table } from '../layout.js';
+import { FilterForm, Layout, Pager, Problem, Select, Table } from '../layout.js';
 import { type DashboardDeps, type FormProblem, listQuery, orProblem, render, run, writable } from '../page.js';
 
 const ENVIRONMENTS = [
@@ -68,7 +68,7 @@ function KeysPage({ list, filters, problem, mayCreate, now, query }: { list: Key
           </a>
         )}
       </div>
-      <form class="filters" method="get" action="/dashboard" role="search" aria-label="Filter keys">
+      <FilterForm action="/dashboard" label="Filter keys">
         <div>
           <label for="f-name">Name contains</label>
           <input id="f-name" name="name" type="text" value={filters.name} />
@@ -85,10 +85,7 @@ function KeysPage({ list, filters, problem, mayCreate, now, query }: { list: Key
           <label for="f-unused">Unused since</label>
           <input id="f-unused" name="unused_since" type="date" value={filters.unused_since} />
         </div>
-        <button type="submit" class="secondary">
-          Filter
-        </button>
-      </form>
+      </FilterForm>
       {problem && <Problem message={problem.message} issues={problem.issues} />}
       {list.keys.length === 0 ? <p class="muted">No keys match.</p> : <KeyRows keys={list.keys} now={now} />}
       <Pager path="/dashboard" query={query} cursor={list.next_cursor} label="Next page →" />

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { OperationResult } from '../../core/operations/index.js';
-import { REVEAL_TTL_MS, type Sealed } from '../../core/reveals.js';
+import { REVEAL_TTL_MS } from '../../core/reveals.js';
 import { KeyId } from '../../core/schemas.js';
 import { type DashboardContext, type DashboardEnv, SECRET_COOKIE, cookieOptions } from '../guard.js';
 import { Layout } from '../layout.js';
@@ -15,10 +15,8 @@ import { type DashboardDeps, render, run, unlessRefused } from '../page.js';
  * a cache, and the form is never posted twice by a reload (which would make a second key).
  */
 export async function runSealed<N extends 'generateKey' | 'rotateKey'>(c: DashboardContext, deps: DashboardDeps, name: N, input: unknown): Promise<{ made: OperationResult<N>; code: string }> {
-  let sealed: Sealed | undefined;
-  const made = await run(c, deps, name, input, (secret) => (sealed = deps.reveals.seal(secret)).record);
-  if (sealed === undefined) throw new Error(`${name} made no secret to reveal`);
-  return { made, code: sealed.code };
+  const { result, code } = await deps.reveals.issue((seal) => run(c, deps, name, input, seal));
+  return { made: result, code };
 }
 
 /** The redirect to the page that shows a new key's secret once, the code of its reveal in a cookie. */
