@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ASSETS } from './assets.js';
-import { type DashboardEnv, antiForgery, pageHeaders, sameOrigin, signedIn } from './guard.js';
+import { type DashboardEnv, antiForgery, dashboardHeaders, sameOrigin, signedIn } from './guard.js';
 import { Layout, Problem } from './layout.js';
 import { type DashboardDeps, acceptsGzip, render } from './page.js';
 import { eventsRoutes } from './pages/events.js';
@@ -24,7 +24,7 @@ const FORM_LIMIT = 64 * 1024;
  */
 export function dashboardApp(deps: DashboardDeps): Hono<DashboardEnv> {
   const app = new Hono<DashboardEnv>();
-  app.use(pageHeaders(), sameOrigin(deps));
+  app.use(dashboardHeaders(), sameOrigin(deps));
   app.use(bodyLimit({ maxSize: FORM_LIMIT, onError: (c) => c.text('This form is too large.', 413) }));
   app.onError((err, c) => {
     deps.logger.error('dashboard page failed', { path: c.req.path, error: err instanceof Error ? err.message : String(err) });

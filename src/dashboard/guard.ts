@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Session, Sessions } from '../core/sessions.js';
 import { clientIp } from '../http/credential.js';
 import { hostAllowed } from '../http/origin.js';
+import { pageHeaders } from '../http/middleware/security-headers.js';
 import type { AppVariables, NodeBindings } from '../http/env.js';
 
 export interface DashboardEnv {
@@ -22,14 +23,10 @@ export const SECRET_COOKIE = 'dispersl_new_secret';
  */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-export const pageHeaders = (): MiddlewareHandler<DashboardEnv> =>
-  async function pageHeaders(c, next) {
-    c.header('Content-Security-Policy', CSP);
-    c.header('X-Frame-Options', 'DENY');
-    c.header('Referrer-Policy', 'same-origin');
-    c.header('Cross-Origin-Opener-Policy', 'same-origin');
-    c.header('Cross-Origin-Resource-Policy', 'same-origin');
-    c.header('Cache-Control', 'no-store');
+/** `same-origin` referrers: a no-referrer policy would make the browser send `Origin: null` with the forms' POSTs. */
+export const dashboardHeaders = (): MiddlewareHandler<DashboardEnv> =>
+  async function dashboardHeaders(c, next) {
+    pageHeaders(c, CSP, 'same-origin');
     await next();
   };
 

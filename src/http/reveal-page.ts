@@ -4,6 +4,7 @@ import type { Reveals } from '../core/reveals.js';
 import { clientIp } from './credential.js';
 import type { AppContext, AppEnv } from './env.js';
 import { Misses } from './misses.js';
+import { pageHeaders } from './middleware/security-headers.js';
 
 /**
  * `GET /reveal/<code>`: a page with one button; `POST /reveal/<code>`: the secret, once (then 410).
@@ -22,11 +23,7 @@ const MAX_MISSES = 20;
 const MISS_WINDOW_MS = 10 * 60_000;
 
 function page(c: AppContext, status: 200 | 410 | 429, title: string, body: string): Response {
-  c.header('Cache-Control', 'no-store');
-  c.header('Content-Security-Policy', CSP);
-  c.header('Referrer-Policy', 'no-referrer');
-  c.header('X-Content-Type-Options', 'nosniff');
-  c.header('X-Frame-Options', 'DENY');
+  pageHeaders(c, CSP, 'no-referrer');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
   return c.html(html, status);
 }

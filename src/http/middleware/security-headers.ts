@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.js';
 
 /**
@@ -21,4 +21,17 @@ export function cachePublicly(c: Parameters<MiddlewareHandler<AppEnv>>[0]): void
 /** For a response that carries a secret (a new key's token): no cache, shared or private, may keep it. */
 export function noStore(c: Parameters<MiddlewareHandler<AppEnv>>[0]): void {
   c.header('Cache-Control', 'no-store');
+}
+
+/**
+ * For an HTML page of ours (the reveal page, the dashboard): never cached, never framed, isolated
+ * from other origins' windows, and loading nothing but what `csp` allows.
+ */
+export function pageHeaders(c: Context, csp: string, referrerPolicy: 'no-referrer' | 'same-origin'): void {
+  c.header('Cache-Control', 'no-store');
+  c.header('Content-Security-Policy', csp);
+  c.header('Referrer-Policy', referrerPolicy);
+  c.header('X-Frame-Options', 'DENY');
+  c.header('Cross-Origin-Opener-Policy', 'same-origin');
+  c.header('Cross-Origin-Resource-Policy', 'same-origin');
 }
